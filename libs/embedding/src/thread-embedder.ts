@@ -1,0 +1,129 @@
+import { Worker } from 'node:worker_threads';
+import type { RgbImage } from '@lookalike/shared/domain/image';
+import type { Embedder, ModelInfo } from '@lookalike/shared/ports';
+import type { DenseNetPreset } from './densenet.js';
+import { assertRgbImage } from './preprocess.js';
+import type { BackendName } from './runtime.js';
+import { deserializeError, type EmbedRequest, type ThreadInit, type ThreadMessage } from './thread-protocol.js';
+
+export interface ThreadEmbedderOptions {
+  preset: DenseNetPreset;
+  /** Seed of the random weights; defaults to 1. */
+  seed?: number;
+  /** Preferred tfjs backend; defaults to wasm, falls back to cpu if wasm cannot start. */
+  backend?: BackendName;
+}
+
+interface Pending {
+  resolve(vectors: Float32Array[]): void;
+  reject(err: Error): void;
+}
+
+// A .mjs bootstrap, because a Node 20 worker cannot load a .ts entry even under tsx.
+const THREAD_ENTRY = new URL('./embed-thread-boot.mjs', import.meta.url);
+
+/**
+ * Embedder whose model lives in a worker thread: a DenseNet121 forward pass takes hundreds of
+ * milliseconds of pure CPU, which must not stall the caller's event loop (HTTP, queues, timers).
+ */
+export class ThreadEmbedder implements Embedder {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closedReason: Error | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly info: ModelInfo,
+    /** Milliseconds the warm-up image took in the thread (the first call is the slowest). */
+    readonly warmupMs: number,
+  ) {
+    worker.on('message', (msg: ThreadMessage) => this.onMessage(msg));
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => this.fail(new Error(`Embedding thread exited with code ${code}`)));
+    // An idle embedder must not keep the process alive; embed() refs the thread while it waits.
+    worker.unref();
+  }
+
+  /** Starts the thread, builds the model and runs one warm-up image before resolving. */
+  static async create(options: ThreadEmbedderOptions): Promise<ThreadEmbedder> {
+    const init: ThreadInit = { preset: options.preset, seed: options.seed ?? 1, backend: options.backend ?? 'wasm' };
+    const worker = new Worker(THREAD_ENTRY, { workerData: init });
+    // Startup listeners are removed one by one: Worker keeps internal listeners of its own, and
+    // removeAllListeners() would silently cut the message channel.
+    let onMessage!: (msg: ThreadMessage) => void;
+    let onError!: (err: Error) => void;
+    let onExit!: (code: number) => void;
+    try {
+      const ready = await new Promise<Extract<ThreadMessage, { type: 'ready' }>>((resolve, reject) => {
+        onMessage = (msg) => {
+          if (msg.type === 'ready') resolve(msg);
+          else if (msg.type === 'init-error') reject(deserializeError(msg.error));
+          else reject(new Error(`Embedding thread sent "${msg.type}" before it was ready`));
+        };
+        onError = reject;
+        onExit = (code) => reject(new Error(`Embedding thread exited with code ${code} while starting`));
+        worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      });
+      return new ThreadEmbedder(worker, ready.info, ready.warmupMs);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    } finally {
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+    }
+  }
+
+  async embed(images: readonly RgbImage[]): Promise<Float32Array[]> {
+    if (this.closedReason) throw this.closedReason;
+    if (images.length === 0) return [];
+    const s = this.info.inputSize;
+    const bytes = s * s * 3;
+    // Copy into one fresh buffer and transfer it: the caller keeps its images, and Node's pooled
+    // Buffers (what sharp returns) cannot be transferred anyway.
+    const pixels = new Uint8Array(images.length * bytes);
+    images.forEach((image, i) => {
+      assertRgbImage(image);
+      if (image.width !== s || image.height !== s) {
+        throw new Error(`Model ${this.info.id} takes ${s}x${s} images, got ${image.width}x${image.height}`);
+      }
+      pixels.set(image.data, i * bytes);
+    });
+
+    const id = this.nextId++;
+    const result = new Promise<Float32Array[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.pending.size === 1) this.worker.ref();
+    const request: EmbedRequest = { type: 'embed', id, count: images.length, width: s, height: s, pixels };
+    this.worker.postMessage(request, [pixels.buffer]);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.closedReason) return;
+    this.fail(new Error('ThreadEmbedder is closed'));
+    await this.worker.terminate();
+  }
+
+  private onMessage(msg: ThreadMessage): void {
+    if (msg.type !== 'result' && msg.type !== 'error') return;
+    const call = this.settle(msg.id);
+    if (!call) return;
+    if (msg.type === 'result') call.resolve(msg.vectors);
+    else call.reject(deserializeError(msg.error));
+  }
+
+  private settle(id: number): Pending | undefined {
+    const call = this.pending.get(id);
+    this.pending.delete(id);
+    if (call && this.pending.size === 0) this.worker.unref();
+    return call;
+  }
+
+  /** The thread is gone (or going): every waiting call fails, and so does every later one. */
+  private fail(reason: Error): void {
+    this.closedReason ??= reason;
+    for (const [id, call] of this.pending) {
+      this.settle(id);
+      call.reject(reason);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const schema = z
+  .object({
+    NODE_ENV: z.string().default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: int(0, 65535).default(4000),
+    /** Where the embedded database, local originals and the local redis-server keep their files. */
+    DATA_DIR: z.string().default('.data'),
+    /** Postgres with pgvector. Unset: embedded PGlite under DATA_DIR/pgdata. */
+    DATABASE_URL: z.string().url().optional(),
+    DATABASE_POOL_SIZE: int(1, 200).default(10),
+    /** Unset: the launcher starts a local redis-server under DATA_DIR/redis. */
+    REDIS_URL: z.string().url().optional(),
+    S3_ENDPOINT: z.string().url().optional(),
+    S3_ACCESS_KEY: z.string().optional(),
+    S3_SECRET_KEY: z.string().optional(),
+    S3_BUCKET: z.string().default('lookalike'),
+    S3_REGION: z.string().default('us-east-1'),
+    QUEUE_PREFIX: z.string().default('bull'),
+    MAX_UPLOAD_BYTES: int(1).default(20 * 1024 * 1024),
+    MAX_IMAGE_PIXELS: int(1).default(50_000_000),
+    /** Neighbours that vote on a label. */
+    KNN_K: int(1, 100).default(5),
+    HNSW_EF_SEARCH: int(1, 1000).default(40),
+    /** `densenet121` in production; `tiny` is the small DenseNet the tests inject. */
+    MODEL: z.enum(['densenet121', 'tiny']).default('densenet121'),
+    MODEL_SEED: int(0).default(1),
+    MODEL_BACKEND: z.enum(['wasm', 'cpu']).default('wasm'),
+    WORKER_CONCURRENCY: int(1, 64).default(4),
+    JOB_ATTEMPTS: int(1, 100).default(5),
+    JOB_BACKOFF_MS: int(0).default(1000),
+    QUERY_TIMEOUT_MS: int(100).default(60_000),
+    SHUTDOWN_TIMEOUT_MS: int(100).default(25_000),
+    /** Base for `Image.url`; defaults to http://localhost:PORT. */
+    PUBLIC_URL: z.string().url().optional(),
+    /** The launcher may `apt-get install redis-server` when it is missing. */
+    ALLOW_APT_INSTALL: bool.default(true),
+  })
+  .superRefine((c, ctx) => {
+    if (c.S3_ENDPOINT && (!c.S3_ACCESS_KEY || !c.S3_SECRET_KEY)) {
+      ctx.addIssue({ code: 'custom', path: ['S3_ACCESS_KEY'], message: 'S3_ENDPOINT is set: S3_ACCESS_KEY and S3_SECRET_KEY are required too' });
+    }
+  });
+
+export type Config = z.infer<typeof schema> & { dataDir: string; publicUrl: string };
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment once, at start-up; every problem is named in one message. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset" (docker-compose and k8s often pass them).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return {
+    ...c,
+    dataDir: path.resolve(c.DATA_DIR),
+    publicUrl: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, ''),
+  };
+}

@@ -1,0 +1,41 @@
+import type { ClassificationRecord, NeighborHit } from '../domain/image.js';
+import type { ClassificationRepository } from '../ports.js';
+import { isImageId } from './image-repository.js';
+import type { SqlClient } from './sql-client.js';
+
+interface ClassificationRow {
+  image_id: string;
+  label: string | null;
+  confidence: number;
+  neighbors: NeighborHit[];
+  model: string;
+  created_at: Date | string;
+}
+
+export class SqlClassificationRepository implements ClassificationRepository {
+  constructor(private readonly db: SqlClient) {}
+
+  async save(c: ClassificationRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO classifications (image_id, label, confidence, neighbors, model, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (image_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
+         neighbors = EXCLUDED.neighbors, model = EXCLUDED.model, created_at = EXCLUDED.created_at`,
+      [c.imageId, c.label, c.confidence, JSON.stringify(c.neighbors), c.model, c.createdAt],
+    );
+  }
+
+  async findByImageId(imageId: string): Promise<ClassificationRecord | null> {
+    if (!isImageId(imageId)) return null;
+    const [row] = await this.db.query<ClassificationRow>('SELECT * FROM classifications WHERE image_id = $1', [imageId]);
+    if (!row) return null;
+    return {
+      imageId: row.image_id,
+      label: row.label,
+      confidence: Number(row.confidence),
+      neighbors: row.neighbors,
+      model: row.model,
+      createdAt: new Date(row.created_at),
+    };
+  }
+}

@@ -1,0 +1,136 @@
+import type { ImageRecord, ImageStatus, NewImage } from '../domain/image.js';
+import type { ImageListFilter, ImagePage, ImageRepository } from '../ports.js';
+import type { SqlClient } from './sql-client.js';
+
+interface ImageRow {
+  id: string;
+  collection: string;
+  label: string | null;
+  status: ImageStatus;
+  error: string | null;
+  width: number | null;
+  height: number | null;
+  content_type: string | null;
+  sha256: string;
+  object_key: string;
+  size_bytes: string | number;
+  metadata: Record<string, unknown> | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids come from clients: anything that is not a UUID cannot name a row (and must not reach SQL as uuid). */
+export function isImageId(id: string): boolean {
+  return UUID.test(id);
+}
+
+function toRecord(row: ImageRow): ImageRecord {
+  return {
+    id: row.id,
+    collection: row.collection,
+    label: row.label,
+    status: row.status,
+    error: row.error,
+    width: row.width,
+    height: row.height,
+    contentType: row.content_type,
+    sha256: row.sha256,
+    objectKey: row.object_key,
+    sizeBytes: Number(row.size_bytes),
+    metadata: row.metadata,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export class SqlImageRepository implements ImageRepository {
+  constructor(private readonly db: SqlClient) {}
+
+  async create(image: NewImage): Promise<ImageRecord> {
+    const [row] = await this.db.query<ImageRow>(
+      `INSERT INTO images (collection, label, width, height, content_type, sha256, object_key, size_bytes, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      [
+        image.collection,
+        image.label,
+        image.width,
+        image.height,
+        image.contentType,
+        image.sha256,
+        image.objectKey,
+        image.sizeBytes,
+        image.metadata === null ? null : JSON.stringify(image.metadata),
+      ],
+    );
+    return toRecord(row);
+  }
+
+  async findById(id: string): Promise<ImageRecord | null> {
+    if (!isImageId(id)) return null;
+    const [row] = await this.db.query<ImageRow>('SELECT * FROM images WHERE id = $1', [id]);
+    return row ? toRecord(row) : null;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<ImageRecord[]> {
+    const valid = ids.filter(isImageId);
+    if (valid.length === 0) return [];
+    const rows = await this.db.query<ImageRow>('SELECT * FROM images WHERE id = ANY($1::uuid[])', [valid]);
+    return rows.map(toRecord);
+  }
+
+  async list(filter: ImageListFilter, first: number, after?: string): Promise<ImagePage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.collection !== undefined) {
+      params.push(filter.collection);
+      where.push(`collection = $${params.length}`);
+    }
+    if (filter.label !== undefined) {
+      params.push(filter.label);
+      where.push(`label = $${params.length}`);
+    }
+    const countRows = await this.db.query<{ n: string | number }>(
+      `SELECT count(*) AS n FROM images${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
+      params,
+    );
+    if (after !== undefined) {
+      if (!isImageId(after)) return { images: [], hasNextPage: false, totalCount: Number(countRows[0].n) };
+      params.push(after);
+      // Keyset: strictly after the cursor row in (created_at, id) descending order.
+      where.push(`(created_at, id) < (SELECT created_at, id FROM images WHERE id = $${params.length})`);
+    }
+    params.push(first + 1);
+    const rows = await this.db.query<ImageRow>(
+      `SELECT * FROM images${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return {
+      images: rows.slice(0, first).map(toRecord),
+      hasNextPage: rows.length > first,
+      totalCount: Number(countRows[0].n),
+    };
+  }
+
+  async setStatus(id: string, status: ImageStatus, error: string | null = null): Promise<void> {
+    await this.db.query('UPDATE images SET status = $2, error = $3, updated_at = clock_timestamp() WHERE id = $1', [
+      id,
+      status,
+      error,
+    ]);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!isImageId(id)) return;
+    await this.db.query('DELETE FROM images WHERE id = $1', [id]);
+  }
+
+  async countByObjectKey(objectKey: string): Promise<number> {
+    const [row] = await this.db.query<{ n: string | number }>('SELECT count(*) AS n FROM images WHERE object_key = $1', [
+      objectKey,
+    ]);
+    return Number(row.n);
+  }
+}

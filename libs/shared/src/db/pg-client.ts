@@ -1,0 +1,56 @@
+import pg from 'pg';
+import type { SqlClient } from './sql-client.js';
+
+class PgQueryable implements SqlClient {
+  constructor(protected readonly db: pg.Pool | pg.PoolClient) {}
+
+  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const result = await this.db.query(sql, params as unknown[]);
+    return result.rows as T[];
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.query(sql);
+  }
+
+  transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+    return fn(this);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Postgres + pgvector over the wire (`DATABASE_URL`): compose, k8s, and PGlite served by pglite-socket. */
+export class PgClient extends PgQueryable {
+  private constructor(private readonly pool: pg.Pool) {
+    super(pool);
+  }
+
+  static async connect(connectionString: string, max = 10): Promise<PgClient> {
+    const pool = new pg.Pool({ connectionString, max });
+    // An idle client losing its server must not crash the process: the next query reconnects.
+    pool.on('error', () => {});
+    const client = new PgClient(pool);
+    await client.query('SELECT 1');
+    return client;
+  }
+
+  override async transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+    const conn = await this.pool.connect();
+    try {
+      await conn.query('BEGIN');
+      const result = await fn(new PgQueryable(conn));
+      await conn.query('COMMIT');
+      return result;
+    } catch (error) {
+      await conn.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      conn.release();
+    }
+  }
+
+  override async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,52 @@
+import fs from 'node:fs/promises';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import type { SqlClient } from './sql-client.js';
+
+type Queryable = Pick<PGlite, 'query' | 'exec'> | Transaction;
+
+class PGliteQueryable implements SqlClient {
+  constructor(protected readonly db: Queryable) {}
+
+  async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const result = await this.db.query<T>(sql, params as unknown[]);
+    return result.rows;
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.exec(sql);
+  }
+
+  transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+    // PGlite has one connection: a nested transaction would deadlock, so run inline.
+    return fn(this);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class PGliteClient extends PGliteQueryable {
+  private constructor(private readonly pglite: PGlite) {
+    super(pglite);
+  }
+
+  /** `dataDir` undefined keeps the database in memory (tests). */
+  static async open(dataDir?: string): Promise<PGliteClient> {
+    if (dataDir) await fs.mkdir(dataDir, { recursive: true });
+    const pglite = await PGlite.create({ dataDir, extensions: { vector } });
+    return new PGliteClient(pglite);
+  }
+
+  /** The PGlite instance, for serving it over the wire (pglite-socket) in tests and tools. */
+  get instance(): PGlite {
+    return this.pglite;
+  }
+
+  override transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+    return this.pglite.transaction((tx) => fn(new PGliteQueryable(tx)));
+  }
+
+  override async close(): Promise<void> {
+    if (!this.pglite.closed) await this.pglite.close();
+  }
+}

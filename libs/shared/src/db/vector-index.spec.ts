@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SqlImageRepository } from './image-repository.js';
+import { migrate } from './migrate.js';
+import { PGliteClient } from './pglite-client.js';
+import { PgVectorIndex } from './vector-index.js';
+
+const MODEL = 'test:synthetic-64';
+const DIM = 64;
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomUnitVector(next: () => number): Float32Array {
+  const v = new Float32Array(DIM);
+  let norm = 0;
+  for (let i = 0; i < DIM; i++) {
+    v[i] = next() * 2 - 1;
+    norm += v[i] * v[i];
+  }
+  norm = Math.sqrt(norm);
+  for (let i = 0; i < DIM; i++) v[i] /= norm;
+  return v;
+}
+
+function cosineDistance(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
+  return 1 - dot;
+}
+
+describe('PgVectorIndex on PGlite + pgvector', () => {
+  let db: PGliteClient;
+  let index: PgVectorIndex;
+  const vectors = new Map<string, { v: Float32Array; collection: string; label: string | null }>();
+  const TOTAL = 3000;
+  const SMALL = 30; // 1% of all vectors
+
+  before(async () => {
+    db = await PGliteClient.open();
+    await migrate(db);
+    index = new PgVectorIndex(db, { efSearch: 40 });
+    await index.prepare(MODEL, DIM);
+    const images = new SqlImageRepository(db);
+    const next = rng(42);
+    for (let i = 0; i < TOTAL; i++) {
+      const collection = i < SMALL ? 'rare' : 'common';
+      const label = i % 3 === 0 ? null : `label-${i % 7}`;
+      const image = await images.create({
+        collection,
+        label,
+        width: 1,
+        height: 1,
+        contentType: 'image/png',
+        sha256: `sha-${i}`,
+        objectKey: `k/${i}`,
+        sizeBytes: 1,
+        metadata: null,
+      });
+      const v = randomUnitVector(next);
+      await index.upsert(image.id, MODEL, v);
+      vectors.set(image.id, { v, collection, label });
+    }
+  });
+
+  after(async () => {
+    await db.close();
+  });
+
+  function exactNearest(q: Float32Array, filter: (e: { collection: string; label: string | null }) => boolean, k: number) {
+    return [...vectors.entries()]
+      .filter(([, e]) => filter(e))
+      .map(([id, e]) => ({ id, d: cosineDistance(q, e.v) }))
+      .sort((a, b) => a.d - b.d)
+      .slice(0, k);
+  }
+
+  test('the query plan scans the HNSW index of the model', async () => {
+    const q = randomUnitVector(rng(7));
+    const { sql, params } = index.nearestSql({ vector: q, model: MODEL, k: 5, collection: 'common' });
+    const plan = await db.transaction(async (tx) => {
+      await index.applySearchSettings(tx);
+      return tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
+    });
+    const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+    assert.match(text, /Index Scan using image_embeddings_hnsw_/, text);
+  });
+
+  test('returns the k nearest of a collection, nearest first, with cosine distances', async () => {
+    const q = randomUnitVector(rng(8));
+    const hits = await index.nearest({ vector: q, model: MODEL, k: 5, collection: 'common' });
+    const exact = exactNearest(q, (e) => e.collection === 'common', 5);
+    assert.equal(hits.length, 5);
+    const found = new Set(hits.map((h) => h.imageId));
+    const recall = exact.filter((e) => found.has(e.id)).length / 5;
+    assert.ok(recall >= 0.8, `recall@5 ${recall}`);
+    for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].distance <= hits[i].distance);
+    const top = vectors.get(hits[0].imageId)!;
+    assert.ok(Math.abs(hits[0].distance - cosineDistance(q, top.v)) < 1e-5);
+  });
+
+  test('a collection holding 1% of the vectors still gets its k nearest (iterative scan)', async () => {
+    for (let seed = 100; seed < 105; seed++) {
+      const q = randomUnitVector(rng(seed));
+      const hits = await index.nearest({ vector: q, model: MODEL, k: 10, collection: 'rare' });
+      const exact = exactNearest(q, (e) => e.collection === 'rare', 10);
+      assert.equal(hits.length, 10, `seed ${seed}: got ${hits.length} of 10`);
+      assert.ok(hits.every((h) => vectors.get(h.imageId)!.collection === 'rare'));
+      const found = new Set(hits.map((h) => h.imageId));
+      assert.ok(exact.filter((e) => found.has(e.id)).length >= 9, `seed ${seed}: recall too low`);
+    }
+  });
+
+  test('labelledOnly and excludeImageId filter the neighbours', async () => {
+    const [someId, entry] = [...vectors.entries()].find(([, e]) => e.collection === 'rare' && e.label !== null)!;
+    const hits = await index.nearest({
+      vector: entry.v,
+      model: MODEL,
+      k: 5,
+      collection: 'rare',
+      excludeImageId: someId,
+      labelledOnly: true,
+    });
+    assert.equal(hits.length, 5);
+    assert.ok(hits.every((h) => h.imageId !== someId && h.label !== null));
+  });
+
+  test('vectors of another model are never returned', async () => {
+    const other = 'test:other-64';
+    await index.prepare(other, DIM);
+    const q = randomUnitVector(rng(9));
+    assert.deepEqual(await index.nearest({ vector: q, model: other, k: 5 }), []);
+  });
+
+  test('get returns the stored vector', async () => {
+    const [id, e] = vectors.entries().next().value!;
+    const v = await index.get(id, MODEL);
+    assert.ok(v);
+    assert.ok(cosineDistance(v, e.v) < 1e-6);
+    assert.equal(await index.get(id, 'test:other-64'), null);
+  });
+});

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import pgvector from 'pgvector';
+import type { NeighborHit } from '../domain/image.js';
+import type { NearestQuery, VectorIndex } from '../ports.js';
+import type { SqlClient } from './sql-client.js';
+
+export interface HnswOptions {
+  /** Candidates kept per scan step: recall against latency. pgvector's default is 40. */
+  efSearch: number;
+  m?: number;
+  efConstruction?: number;
+}
+
+/** Model ids are ours, not a client's; still, they end up in DDL, so quote them as SQL literals. */
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+export function hnswIndexName(model: string): string {
+  return `image_embeddings_hnsw_${createHash('sha256').update(model).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * pgvector storage and search. Each model has a partial HNSW index over `embedding::vector(D)`
+ * (cosine); queries repeat that expression and the model literal so the planner can use it.
+ * Collections share an index and pgvector filters after the scan, so filtered queries turn on
+ * iterative index scans (pgvector 0.8) and re-sort the rows they get (relaxed order).
+ */
+export class PgVectorIndex implements VectorIndex {
+  private readonly dimensions = new Map<string, number>();
+
+  constructor(
+    private readonly db: SqlClient,
+    private readonly options: HnswOptions,
+  ) {}
+
+  /** Creates the model's index once; every process calls this at start-up for the model it uses. */
+  async prepare(model: string, dimension: number): Promise<void> {
+    if (!Number.isInteger(dimension) || dimension < 1 || dimension > 2000) {
+      throw new Error(`HNSW indexes vectors of 1 to 2000 dimensions, not ${dimension}`);
+    }
+    const m = this.options.m ?? 16;
+    const efc = this.options.efConstruction ?? 64;
+    await this.db.exec(
+      `CREATE INDEX IF NOT EXISTS ${hnswIndexName(model)} ON image_embeddings
+         USING hnsw ((embedding::vector(${dimension})) vector_cosine_ops) WITH (m = ${m}, ef_construction = ${efc})
+         WHERE model = ${sqlLiteral(model)}`,
+    );
+    this.dimensions.set(model, dimension);
+  }
+
+  private dimensionOf(model: string): number {
+    const d = this.dimensions.get(model);
+    if (d === undefined) throw new Error(`Vector index not prepared for model ${model}`);
+    return d;
+  }
+
+  async upsert(imageId: string, model: string, vector: Float32Array): Promise<void> {
+    const d = this.dimensionOf(model);
+    if (vector.length !== d) throw new Error(`Model ${model} makes ${d}-d vectors, got ${vector.length}`);
+    await this.db.query(
+      `INSERT INTO image_embeddings (image_id, model, collection, label, embedding)
+       SELECT id, $2, collection, label, $3::vector FROM images WHERE id = $1
+       ON CONFLICT (image_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, label = EXCLUDED.label,
+         created_at = clock_timestamp()`,
+      [imageId, model, pgvector.toSql(Array.from(vector))],
+    );
+  }
+
+  async get(imageId: string, model: string): Promise<Float32Array | null> {
+    const [row] = await this.db.query<{ embedding: string }>(
+      'SELECT embedding::text AS embedding FROM image_embeddings WHERE image_id = $1 AND model = $2',
+      [imageId, model],
+    );
+    return row ? Float32Array.from(pgvector.fromSql(row.embedding) as number[]) : null;
+  }
+
+  /** The SQL of a nearest-neighbour query; exported for the plan test. */
+  nearestSql(query: NearestQuery): { sql: string; params: unknown[] } {
+    const d = this.dimensionOf(query.model);
+    const params: unknown[] = [pgvector.toSql(Array.from(query.vector)), query.k];
+    const where = [`model = ${sqlLiteral(query.model)}`];
+    if (query.collection !== undefined) {
+      params.push(query.collection);
+      where.push(`collection = $${params.length}`);
+    }
+    if (query.excludeImageId !== undefined) {
+      params.push(query.excludeImageId);
+      where.push(`image_id <> $${params.length}`);
+    }
+    if (query.labelledOnly) where.push('label IS NOT NULL');
+    const distance = `embedding::vector(${d}) <=> $1::vector(${d})`;
+    const sql = `WITH hits AS MATERIALIZED (
+        SELECT image_id, label, ${distance} AS distance FROM image_embeddings
+        WHERE ${where.join(' AND ')}
+        ORDER BY ${distance} LIMIT $2
+      ) SELECT image_id, label, distance FROM hits ORDER BY distance, image_id`;
+    return { sql, params };
+  }
+
+  async nearest(query: NearestQuery): Promise<NeighborHit[]> {
+    const { sql, params } = this.nearestSql(query);
+    const rows = await this.db.transaction(async (tx) => {
+      await this.applySearchSettings(tx);
+      return tx.query<{ image_id: string; label: string | null; distance: number }>(sql, params);
+    });
+    return rows.map((r) => ({ imageId: r.image_id, label: r.label, distance: Number(r.distance) }));
+  }
+
+  /** SET LOCAL: the settings die with the transaction, so pooled connections stay clean. */
+  async applySearchSettings(tx: SqlClient): Promise<void> {
+    await tx.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(this.options.efSearch)}`);
+    await tx.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
+  }
+}

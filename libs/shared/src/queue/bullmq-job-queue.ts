@@ -1,0 +1,69 @@
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EmbedImagePayload, EmbedQueryPayload, JobQueue } from '../ports.js';
+import { JobName, JobPriority, QueueName } from './names.js';
+
+export interface JobQueueOptions {
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface EmbedQueryResult {
+  vector: number[];
+  model: string;
+}
+
+/** The API's side of the queue: enqueue embeds, and run query embeds as awaited high-priority jobs. */
+export class BullmqJobQueue implements JobQueue {
+  private readonly queue: Queue;
+  private queueEvents?: QueueEvents;
+
+  constructor(
+    private readonly producer: Redis,
+    private readonly blockingConnection: () => Redis,
+    private readonly options: JobQueueOptions,
+  ) {
+    this.queue = new Queue(QueueName.Images, { connection: producer, prefix: options.prefix });
+  }
+
+  async enqueueEmbedImage(payload: EmbedImagePayload): Promise<void> {
+    await this.queue.add(JobName.EmbedImage, payload, {
+      // One job per image: a double enqueue (retry of a request, sweeper) is a no-op.
+      jobId: `embed-${payload.imageId}`,
+      priority: JobPriority[JobName.EmbedImage],
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async embedQueryImage(payload: EmbedQueryPayload, timeoutMs: number): Promise<{ vector: Float32Array; model: string }> {
+    // QueueEvents holds a blocking XREAD; made on first use so processes that never search skip it.
+    if (!this.queueEvents) {
+      this.queueEvents = new QueueEvents(QueueName.Images, { connection: this.blockingConnection(), prefix: this.options.prefix });
+      await this.queueEvents.waitUntilReady();
+    }
+    const job = await this.queue.add(JobName.EmbedQuery, payload, {
+      priority: JobPriority[JobName.EmbedQuery],
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 200 },
+      removeOnComplete: { age: 60 },
+      removeOnFail: { age: 3600 },
+    });
+    try {
+      const result = (await job.waitUntilFinished(this.queueEvents, timeoutMs)) as EmbedQueryResult;
+      return { vector: Float32Array.from(result.vector), model: result.model };
+    } catch (error) {
+      // Nobody waits for it any more: do not let it occupy a worker.
+      await job.remove().catch(() => {});
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queueEvents?.close();
+    await this.queue.close();
+  }
+}
