@@ -1,0 +1,168 @@
+import { InvalidInputError } from '@lookalike/shared/domain/errors';
+import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
+import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo } from '@lookalike/shared/ports';
+import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
+import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
+import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import { guard } from './errors.js';
+import type { SearchService } from './services/search.service.js';
+import type { UploadImageService } from './services/upload-image.service.js';
+
+export interface ApiDeps {
+  images: ImageRepository;
+  classifications: ClassificationRepository;
+  events: EventBus;
+  upload: UploadImageService;
+  search: SearchService;
+  activeModel: () => Promise<ModelInfo | null>;
+  maxUploadBytes: number;
+  publicUrl: string;
+}
+
+/** Reads an upload stream into memory, refusing it as soon as it passes the limit. */
+export async function readUpload(upload: Promise<FileUpload>, maxBytes: number): Promise<Buffer> {
+  const file = await upload;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of file.createReadStream()) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw new InvalidInputError(`The file is larger than the ${maxBytes} byte upload limit.`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
+    // graphql-upload ends the stream with an error when the file passes its own maxFileSize.
+    throw new InvalidInputError(`The upload could not be read: ${(error as Error).message}`);
+  }
+  return Buffer.concat(chunks);
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  return Buffer.from(cursor, 'base64url').toString();
+}
+
+function classificationView(c: ClassificationRecord) {
+  return { ...c, neighbors: c.neighbors.map((n: NeighborHit) => ({ imageId: n.imageId, distance: n.distance })) };
+}
+
+export function createResolvers(deps: ApiDeps) {
+  const { images, classifications } = deps;
+  const neighbors = async (hits: NeighborHit[]) => {
+    const rows = new Map((await images.findByIds(hits.map((h) => h.imageId))).map((r) => [r.id, r]));
+    // A neighbour deleted between the search and this read is left out rather than failing the query.
+    return hits.filter((h) => rows.has(h.imageId)).map((h) => ({ image: rows.get(h.imageId), distance: h.distance }));
+  };
+
+  return {
+    Upload: GraphQLUpload,
+    JSON: GraphQLJSON,
+    DateTime: GraphQLDateTime,
+    Image: {
+      url: (image: ImageRecord) => `${deps.publicUrl}/images/${image.id}/original`,
+      classification: async (image: ImageRecord) => {
+        const c = await classifications.findByImageId(image.id);
+        return c ? classificationView(c) : null;
+      },
+    },
+    Classification: {
+      image: (c: { imageId: string }) => images.findById(c.imageId),
+      neighbors: (c: { neighbors: NeighborHit[] }) => neighbors(c.neighbors),
+    },
+    Neighbor: {},
+    Query: {
+      image: (_: unknown, args: { id: string }) => images.findById(args.id),
+      images: (_: unknown, args: { collection?: string; label?: string; first?: number; after?: string }) =>
+        guard(async () => {
+          const first = args.first ?? 20;
+          if (!Number.isInteger(first) || first < 1 || first > 500) throw new InvalidInputError('first must be from 1 to 500.');
+          const page = await images.list(
+            { collection: args.collection ?? undefined, label: args.label ?? undefined },
+            first,
+            args.after ? decodeCursor(args.after) : undefined,
+          );
+          const edges = page.images.map((node) => ({ node, cursor: encodeCursor(node.id) }));
+          return {
+            edges,
+            nodes: page.images,
+            totalCount: page.totalCount,
+            pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+          };
+        }),
+      similarImages: (
+        _: unknown,
+        args: { imageId?: string; image?: Promise<FileUpload>; collection?: string; k?: number },
+      ) =>
+        guard(async () => {
+          const k = args.k ?? 5;
+          const collection = args.collection ?? undefined;
+          if ((args.imageId == null) === (args.image == null)) {
+            throw new InvalidInputError('Give exactly one of imageId or image.');
+          }
+          const hits = args.imageId
+            ? await deps.search.byImageId(args.imageId, k, collection)
+            : await deps.search.byUpload(await readUpload(args.image!, deps.maxUploadBytes), k, collection);
+          return neighbors(hits);
+        }),
+      model: () => deps.activeModel(),
+    },
+    Mutation: {
+      uploadImage: (
+        _: unknown,
+        args: { file: Promise<FileUpload>; collection?: string; label?: string | null; metadata?: unknown },
+      ) =>
+        guard(async () =>
+          deps.upload.upload({
+            bytes: await readUpload(args.file, deps.maxUploadBytes),
+            collection: args.collection ?? 'default',
+            label: args.label ?? null,
+            metadata: (args.metadata ?? null) as Record<string, unknown> | null,
+          }),
+        ),
+    },
+    Subscription: {
+      classificationReady: {
+        subscribe: (_: unknown, args: { imageId?: string; collection?: string }) => classificationFeed(deps, args),
+        resolve: (payload: ClassificationRecord) => classificationView(payload),
+      },
+    },
+  };
+}
+
+/**
+ * Subscribes first, then looks for a result that already exists, so a client that subscribes by
+ * imageId after the worker finished still gets it: no lost race. A result is delivered once.
+ */
+export async function* classificationFeed(
+  deps: Pick<ApiDeps, 'events' | 'classifications'>,
+  filter: { imageId?: string; collection?: string },
+): AsyncGenerator<ClassificationRecord> {
+  const events = deps.events.subscribeClassificationReady();
+  let lastDelivered = 0;
+  try {
+    if (filter.imageId) {
+      const existing = await deps.classifications.findByImageId(filter.imageId);
+      if (existing) {
+        lastDelivered = existing.createdAt.getTime();
+        yield existing;
+      }
+    }
+    for await (const event of events) {
+      if (filter.imageId && event.imageId !== filter.imageId) continue;
+      if (filter.collection && event.collection !== filter.collection) continue;
+      const result = await deps.classifications.findByImageId(event.imageId);
+      if (!result) continue;
+      if (filter.imageId) {
+        if (result.createdAt.getTime() <= lastDelivered) continue;
+        lastDelivered = result.createdAt.getTime();
+      }
+      yield result;
+    }
+  } finally {
+    await events.return?.();
+  }
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
+import type { NeighborHit } from '@lookalike/shared/domain/image';
+import type { ImageCodec, ImageRepository, JobQueue, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
+import type { UploadLimits } from './upload-image.service.js';
+
+export const MAX_K = 100;
+
+export function validateK(k: number): number {
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new InvalidInputError(`k must be a whole number from 1 to ${MAX_K}, got ${k}.`);
+  return k;
+}
+
+/** Similar images, by a stored image's vector or by a query image a worker embeds. */
+export class SearchService {
+  constructor(
+    private readonly deps: {
+      images: ImageRepository;
+      vectors: VectorIndex;
+      objects: ObjectStore;
+      codec: ImageCodec;
+      queue: JobQueue;
+      limits: UploadLimits;
+      queryTimeoutMs: number;
+      /** The model whose vectors are searched (the workers'); its index prepared. */
+      model: () => Promise<string | null>;
+    },
+  ) {}
+
+  async byImageId(imageId: string, k: number, collection?: string): Promise<NeighborHit[]> {
+    validateK(k);
+    const image = await this.deps.images.findById(imageId);
+    if (!image) throw new NotFoundError(`No image with id ${imageId}.`);
+    const model = await this.deps.model();
+    const vector = model ? await this.deps.vectors.get(imageId, model) : null;
+    if (!model || !vector) {
+      throw new InvalidInputError(`Image ${imageId} has no vector yet (status ${image.status}); try again when it is READY.`);
+    }
+    return this.deps.vectors.nearest({ vector, model, k, collection: collection ?? image.collection, excludeImageId: imageId });
+  }
+
+  async byUpload(bytes: Buffer, k: number, collection?: string): Promise<NeighborHit[]> {
+    validateK(k);
+    const { objects, codec, queue, limits } = this.deps;
+    if (bytes.length > limits.maxBytes) throw new InvalidInputError(`The file is larger than the ${limits.maxBytes} byte upload limit.`);
+    const info = await codec.inspect(bytes, { maxPixels: limits.maxPixels });
+    // The model lives in the workers: hand them the image through the store, keep nothing after.
+    const objectKey = `queries/${randomUUID()}`;
+    await objects.put(objectKey, bytes, info.contentType);
+    try {
+      const { vector, model } = await queue.embedQueryImage({ v: 1, objectKey }, this.deps.queryTimeoutMs);
+      return this.deps.vectors.nearest({ vector, model, k, collection });
+    } finally {
+      await objects.delete(objectKey).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { InvalidImageError } from '@lookalike/shared/domain/errors';
+import { JobName, QueueName } from '@lookalike/shared/queue/names';
+import type { EmbedImagePayload, EmbedQueryPayload } from '@lookalike/shared/ports';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EmbedImageService, EmbedQueryService } from './embed-image.service.js';
+
+export interface EmbedWorkerOptions {
+  prefix: string;
+  concurrency: number;
+  shutdownTimeoutMs: number;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/**
+ * The BullMQ transport: routes jobs by name to the use cases. The model runs in its own thread
+ * (ThreadEmbedder), so this loop stays free to renew job locks while a batch computes.
+ */
+export class EmbedWorker {
+  private readonly worker: Worker;
+
+  constructor(
+    connection: Redis,
+    private readonly ingest: EmbedImageService,
+    private readonly query: EmbedQueryService,
+    private readonly options: EmbedWorkerOptions,
+  ) {
+    this.worker = new Worker(QueueName.Images, (job) => this.handle(job), {
+      connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      autorun: false,
+    });
+    this.worker.on('failed', (job, error) => void this.onFailed(job, error));
+    this.worker.on('error', (error) => options.log('worker error', { error: error.message }));
+  }
+
+  private async handle(job: Job): Promise<unknown> {
+    try {
+      switch (job.name) {
+        case JobName.EmbedImage:
+          return await this.ingest.process((job.data as EmbedImagePayload).imageId);
+        case JobName.EmbedQuery:
+          return await this.query.process((job.data as EmbedQueryPayload).objectKey);
+        default:
+          throw new UnrecoverableError(`Unknown job name ${job.name}`);
+      }
+    } catch (error) {
+      // A picture that cannot be decoded will not decode on a retry.
+      if (error instanceof InvalidImageError) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  }
+
+  private async onFailed(job: Job | undefined, error: Error): Promise<void> {
+    if (!job || job.name !== JobName.EmbedImage) return;
+    const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    this.options.log(final ? 'job failed' : 'job failed, will retry', { jobId: job.id, error: error.message });
+    if (!final) return;
+    try {
+      await this.ingest.fail((job.data as EmbedImagePayload).imageId, error);
+    } catch (e) {
+      this.options.log('could not mark image failed', { jobId: job.id, error: (e as Error).message });
+    }
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  async waitUntilReady(): Promise<void> {
+    await this.worker.waitUntilReady();
+  }
+
+  /** Finishes active jobs, bounded: a pod's grace period is not infinite (BullMQ's close has no timeout). */
+  async close(): Promise<void> {
+    await Promise.race([
+      this.worker.close(),
+      new Promise((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref()),
+    ]);
+  }
+}

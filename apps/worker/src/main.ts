@@ -1,0 +1,16 @@
+// Composition root of a worker process.
+import { loadConfig } from '@lookalike/shared/config';
+import { createInfrastructure } from '@lookalike/shared/infrastructure';
+import { createLogger } from '@lookalike/shared/logger';
+import { onShutdown } from '@lookalike/shared/shutdown';
+import { startWorker } from './app.js';
+import { createEmbedder } from './embedder.js';
+
+const config = loadConfig();
+const log = createLogger('worker', config.LOG_LEVEL);
+const infra = await createInfrastructure(config);
+const embedder = await createEmbedder(config);
+if (!embedder.info.pretrained) log.warn({ model: embedder.info.id }, 'RANDOM WEIGHTS: vectors prove the plumbing, not quality');
+const worker = await startWorker(config, infra, embedder, (m, e) => log.info(e ?? {}, m));
+log.info({ model: embedder.info }, 'worker taking jobs');
+onShutdown([() => worker.close(), () => embedder.close(), () => infra.close()], (m) => log.info(m), config.SHUTDOWN_TIMEOUT_MS + 5000);
