@@ -31,7 +31,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookalike-test-'));
   const redis = await startLocalRedis(path.join(dataDir, 'redis'));
   const config = loadConfig({ MODEL: 'tiny', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, REDIS_URL: redis.url, LOG_LEVEL: 'silent', JOB_BACKOFF_MS: '50', ...env });
-  const db = await openDatabase(config, await PGliteClient.open());
+  const db = await openDatabase(config, config.DATABASE_URL ? undefined : await PGliteClient.open());
   const infra = await createInfrastructure(config, { db });
   const embedder = await createEmbedder(config);
   const worker = await startWorker(config, infra, embedder, () => {});
