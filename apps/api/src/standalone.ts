@@ -25,6 +25,11 @@ if (!embedder.info.pretrained) log.warn({ model: embedder.info.id }, 'RANDOM WEI
 const worker = await startWorker(config, infra, embedder, (m, e) => log.info(e ?? {}, m));
 const api = await startApi(config, infra);
 log.info({ url: `${api.url}/graphql`, dataDir: config.dataDir, model: embedder.info.id }, 'Lookalike is ready');
+if (process.argv.includes('--sample')) {
+  // The sample goes in through the API like any client's upload; the server keeps serving meanwhile.
+  const { loadSample } = await import('../../../scripts/sample.js');
+  loadSample(api.url, 20, (m) => log.info(m)).catch((e: Error) => log.error({ error: e.message }, 'sample load failed'));
+}
 onShutdown(
   [() => api.close(), () => worker.close(), () => embedder.close(), () => infra.close(), () => db.close(), async () => redis?.stop()],
   (m) => log.info(m),
