@@ -220,6 +220,33 @@ describe('Lookalike service end to end', () => {
     assert.equal(settled.classification.confidence, 0);
   });
 
+  test('a transient fault is retried with backoff and the image still becomes READY', async () => {
+    // The store answers the worker with a connection error twice, then recovers.
+    const objects = svc.infra.objects;
+    const realGet = objects.get.bind(objects);
+    let failures = 0;
+    objects.get = async (key: string) => {
+      if (key.startsWith('originals/') && failures < 2) {
+        failures++;
+        throw Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' });
+      }
+      return realGet(key);
+    };
+    try {
+      const image = await uploadOk(await distinctImage(77), { collection: 'flaky' });
+      const settled = await untilSettled(image.id);
+      assert.equal(settled.status, 'READY', settled.error);
+      assert.equal(failures, 2);
+      const queue = new Queue(QueueName.Images, { connection: svc.infra.producerRedis, prefix: svc.config.QUEUE_PREFIX });
+      const job = await queue.getJob(`embed-${image.id}`);
+      await queue.close();
+      // BullMQ counts every attempt: two that failed and the one that succeeded.
+      assert.equal(job?.attemptsMade, 3);
+    } finally {
+      objects.get = realGet;
+    }
+  });
+
   test('images of many kinds classify; the service says which it cannot decode', async () => {
     const fixtures = await goodImages();
     const ids: Array<[string, string]> = [];
