@@ -2,7 +2,6 @@
 // pglite-socket) and the `minio` client against an S3-speaking server (s3rver).
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,18 +10,10 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { MinioObjectStore } from '@lookalike/shared/adapters/minio-object-store';
 import { PgClient } from '@lookalike/shared/db/pg-client';
+import { freePort } from '@lookalike/shared/local-redis';
 import S3rver from 's3rver';
 import { distinctImage } from './fixtures/images.js';
 import { type TestService, startTestService, subscribeFor } from './helpers/service.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('production adapters: pg over the wire and MinIO client against s3rver', () => {
   let s3: S3rver;

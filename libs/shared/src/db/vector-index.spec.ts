@@ -3,22 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import { SqlImageRepository } from './image-repository.js';
 import { migrate } from './migrate.js';
 import { PGliteClient } from './pglite-client.js';
+import { prng as rng } from '../../../../test/fixtures/images.js';
 import { PgVectorIndex } from './vector-index.js';
 
 const MODEL = 'test:synthetic-64';
 const DIM = 64;
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomUnitVector(next: () => number): Float32Array {
   const v = new Float32Array(DIM);
