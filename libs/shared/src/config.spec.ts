@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+test('defaults give the embedded service on port 4000', () => {
+  const c = loadConfig({});
+  assert.equal(c.PORT, 4000);
+  assert.equal(c.DATABASE_URL, undefined);
+  assert.equal(c.REDIS_URL, undefined);
+  assert.equal(c.S3_ENDPOINT, undefined);
+  assert.equal(c.MAX_UPLOAD_BYTES, 20 * 1024 * 1024);
+  assert.equal(c.MAX_IMAGE_PIXELS, 50_000_000);
+  assert.equal(c.KNN_K, 5);
+  assert.equal(c.dataDir, path.resolve('.data'));
+  assert.equal(c.publicUrl, 'http://localhost:4000');
+});
+
+test('production wiring is read and typed; empty strings count as unset', () => {
+  const c = loadConfig({
+    DATABASE_URL: 'postgres://u:p@db:5432/lookalike',
+    REDIS_URL: 'redis://redis:6379',
+    S3_ENDPOINT: 'http://minio:9000',
+    S3_ACCESS_KEY: 'a',
+    S3_SECRET_KEY: 'b',
+    PORT: '8080',
+    ALLOW_APT_INSTALL: 'false',
+    PUBLIC_URL: '',
+  });
+  assert.equal(c.PORT, 8080);
+  assert.equal(c.ALLOW_APT_INSTALL, false);
+  assert.equal(c.publicUrl, 'http://localhost:8080');
+  assert.equal(c.DATABASE_URL, 'postgres://u:p@db:5432/lookalike');
+});
+
+test('every problem is named in one clear error', () => {
+  assert.throws(
+    () => loadConfig({ PORT: 'eighty', KNN_K: '0', DATABASE_URL: 'not a url' }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      for (const name of ['PORT', 'KNN_K', 'DATABASE_URL']) assert.match(e.message, new RegExp(name));
+      return true;
+    },
+  );
+  assert.throws(() => loadConfig({ S3_ENDPOINT: 'http://minio:9000' }), /S3_ACCESS_KEY and S3_SECRET_KEY are required/);
+});
