@@ -39,6 +39,8 @@ export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): 
     schema,
     // CSRF prevention stays on: upload clients send `apollo-require-preflight: true`.
     csrfPrevention: true,
+    // Our composition root owns shutdown order; Apollo's own handler would re-raise the signal.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },

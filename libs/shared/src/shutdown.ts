@@ -7,6 +7,7 @@ export function onShutdown(steps: Array<() => Promise<unknown>>, log: (msg: stri
     log(`${signal}: shutting down`);
     const timer = setTimeout(() => process.exit(1), timeoutMs).unref();
     for (const step of steps) await step().catch((e) => log(`shutdown step failed: ${(e as Error).message}`));
+    log('stopped');
     clearTimeout(timer);
     process.exit(0);
   };
