@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { QueueName } from '@lookalike/shared/queue/names';
+import { startApi } from '@lookalike/api/app';
+import { createInfrastructure } from '@lookalike/shared/infrastructure';
 import { Queue } from 'bullmq';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { badImages, distinctImage, goodImages } from './fixtures/images.js';
 import { type TestService, startTestService, subscribeFor, waitFor } from './helpers/service.js';
 
@@ -98,6 +102,23 @@ describe('Lookalike service end to end', () => {
     // Labelled uploads are classified too (by the others), so predictions can be checked.
     const last = events.find((e) => e.image.id === refs[2].id)!;
     assert.ok(last.neighbors.every((n) => n.image.id !== refs[2].id));
+  });
+
+  test('a subscriber on another API replica gets the event (Redis pub/sub)', async () => {
+    const infra2 = await createInfrastructure(svc.config, { db: svc.db });
+    const api2 = await startApi(svc.config, infra2);
+    const client = createClient({ url: `${api2.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      const feed = subscribeFor<ReadyEvent>(client, READY, { collection: 'replicas' }, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      const image = await uploadOk(await distinctImage(30), { collection: 'replicas', label: 'r' });
+      const [event] = await feed;
+      assert.equal(event.classificationReady.image.id, image.id);
+    } finally {
+      await client.dispose();
+      await api2.close();
+      await infra2.close();
+    }
   });
 
   test('a client that subscribes by imageId after the result exists gets it at once', async () => {
