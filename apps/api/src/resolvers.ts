@@ -46,10 +46,6 @@ function decodeCursor(cursor: string): string {
   return Buffer.from(cursor, 'base64url').toString();
 }
 
-function classificationView(c: ClassificationRecord) {
-  return { ...c, neighbors: c.neighbors.map((n: NeighborHit) => ({ imageId: n.imageId, distance: n.distance })) };
-}
-
 export function createResolvers(deps: ApiDeps) {
   const { images, classifications } = deps;
   const neighbors = async (hits: NeighborHit[]) => {
@@ -64,16 +60,12 @@ export function createResolvers(deps: ApiDeps) {
     DateTime: GraphQLDateTime,
     Image: {
       url: (image: ImageRecord) => `${deps.publicUrl}/images/${image.id}/original`,
-      classification: async (image: ImageRecord) => {
-        const c = await classifications.findByImageId(image.id);
-        return c ? classificationView(c) : null;
-      },
+      classification: (image: ImageRecord) => classifications.findByImageId(image.id),
     },
     Classification: {
       image: (c: { imageId: string }) => images.findById(c.imageId),
       neighbors: (c: { neighbors: NeighborHit[] }) => neighbors(c.neighbors),
     },
-    Neighbor: {},
     Query: {
       image: (_: unknown, args: { id: string }) => images.findById(args.id),
       images: (_: unknown, args: { collection?: string; label?: string; first?: number; after?: string }) =>
@@ -127,7 +119,7 @@ export function createResolvers(deps: ApiDeps) {
     Subscription: {
       classificationReady: {
         subscribe: (_: unknown, args: { imageId?: string; collection?: string }) => classificationFeed(deps, args),
-        resolve: (payload: ClassificationRecord) => classificationView(payload),
+        resolve: (payload: ClassificationRecord) => payload,
       },
     },
   };
