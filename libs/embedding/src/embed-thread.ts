@@ -17,7 +17,7 @@ async function start(init: ThreadInit): Promise<void> {
   try {
     const arch = DENSENET_PRESETS[init.preset];
     if (!arch) throw new Error(`Unknown model preset "${init.preset}"`);
-    runtime = await EmbeddingRuntime.create({ ...arch, seed: init.seed, backend: init.backend });
+    runtime = await EmbeddingRuntime.create({ ...arch, seed: init.seed, backend: init.backend, weightsFile: init.weightsFile });
     // The first predict compiles kernels and allocates buffers; pay that before reporting ready.
     const s = runtime.inputSize;
     const started = performance.now();
@@ -30,8 +30,8 @@ async function start(init: ThreadInit): Promise<void> {
         id: runtime.modelId,
         dimension: runtime.dimension,
         inputSize: runtime.inputSize,
-        pretrained: false,
-        weightsSource: `random (seed ${init.seed})`,
+        pretrained: runtime.pretrained,
+        weightsSource: runtime.weightsSource,
         runtime: `tfjs-${runtime.backend}`,
       },
     });

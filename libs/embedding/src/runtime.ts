@@ -5,6 +5,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { RgbImage } from '@lookalike/shared/domain/image';
 import { buildDenseNet, denseNetDimension, denseNetModelId, type DenseNetConfig } from './densenet.js';
 import { preprocessImage } from './preprocess.js';
+import { applyNamedWeights } from './weights/apply.js';
+import { loadWeightsFile } from './weights/load-file.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -42,6 +44,8 @@ export function initBackend(preferred: BackendName = 'wasm'): Promise<BackendNam
 
 export interface RuntimeOptions extends DenseNetConfig {
   backend?: BackendName;
+  /** A Keras .h5 or tfjs model.json to load; unset: the seeded random weights. */
+  weightsFile?: string;
 }
 
 /** A DenseNet feature extractor on tfjs. Synchronous and CPU-bound: run it off the main thread. */
@@ -52,12 +56,27 @@ export class EmbeddingRuntime {
     readonly dimension: number,
     readonly inputSize: number,
     readonly backend: BackendName,
+    readonly pretrained: boolean,
+    readonly weightsSource: string,
   ) {}
 
   static async create(options: RuntimeOptions): Promise<EmbeddingRuntime> {
     const backend = await initBackend(options.backend);
     const model = buildDenseNet(options);
-    return new EmbeddingRuntime(model, denseNetModelId(options), denseNetDimension(options), options.inputSize, backend);
+    const randomId = denseNetModelId(options);
+    if (!options.weightsFile) {
+      return new EmbeddingRuntime(model, randomId, denseNetDimension(options), options.inputSize, backend, false, `random (seed ${options.seed})`);
+    }
+    try {
+      const loaded = await loadWeightsFile(options.weightsFile);
+      applyNamedWeights(model, loaded.weights);
+      // The architecture part of the id stays; the weights part names the file's digest.
+      const id = `${randomId.split(':')[0]}:${loaded.tag}`;
+      return new EmbeddingRuntime(model, id, denseNetDimension(options), options.inputSize, backend, loaded.pretrained, loaded.source);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
   }
 
   /** One L2-normalised vector per image; images must already be inputSize×inputSize RGB. */

@@ -12,6 +12,8 @@ export interface ThreadEmbedderOptions {
   seed?: number;
   /** Preferred tfjs backend; defaults to wasm, falls back to cpu if wasm cannot start. */
   backend?: BackendName;
+  /** A Keras .h5 or tfjs model.json on local disk; unset: seeded random weights. */
+  weightsFile?: string;
 }
 
 interface Pending {
@@ -46,7 +48,7 @@ export class ThreadEmbedder implements Embedder {
 
   /** Starts the thread, builds the model and runs one warm-up image before resolving. */
   static async create(options: ThreadEmbedderOptions): Promise<ThreadEmbedder> {
-    const init: ThreadInit = { preset: options.preset, seed: options.seed ?? 1, backend: options.backend ?? 'wasm' };
+    const init: ThreadInit = { preset: options.preset, seed: options.seed ?? 1, backend: options.backend ?? 'wasm', weightsFile: options.weightsFile };
     const worker = new Worker(THREAD_ENTRY, { workerData: init });
     // Startup listeners are removed one by one: Worker keeps internal listeners of its own, and
     // removeAllListeners() would silently cut the message channel.

@@ -7,6 +7,7 @@ export interface ThreadInit {
   preset: DenseNetPreset;
   seed: number;
   backend: BackendName;
+  weightsFile?: string;
 }
 
 /** A batch packed into one buffer (image i at bytes [i*S*S*3, (i+1)*S*S*3)) so it transfers in one piece. */
