@@ -9,7 +9,7 @@ describe('DenseNet121 end to end', () => {
   let svc: TestService;
 
   before(async () => {
-    svc = await startTestService({ MODEL: 'densenet121' });
+    svc = await startTestService({ MODEL: 'densenet121', MODEL_WEIGHTS: 'random' });
   });
   after(async () => {
     await svc?.stop();

@@ -20,7 +20,7 @@ if (redis) {
 }
 const db = await openDatabase(config);
 const infra = await createInfrastructure(config, { db });
-const embedder = await createEmbedder(config);
+const embedder = await createEmbedder(config, (m) => log.warn(m));
 if (!embedder.info.pretrained) log.warn({ model: embedder.info.id }, 'RANDOM WEIGHTS: vectors prove the plumbing, not quality');
 const worker = await startWorker(config, infra, embedder, (m, e) => log.info(e ?? {}, m));
 const api = await startApi(config, infra);

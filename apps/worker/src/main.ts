@@ -9,7 +9,7 @@ import { createEmbedder } from './embedder.js';
 const config = loadConfig();
 const log = createLogger('worker', config.LOG_LEVEL);
 const infra = await createInfrastructure(config);
-const embedder = await createEmbedder(config);
+const embedder = await createEmbedder(config, (m) => log.warn(m));
 if (!embedder.info.pretrained) log.warn({ model: embedder.info.id }, 'RANDOM WEIGHTS: vectors prove the plumbing, not quality');
 const worker = await startWorker(config, infra, embedder, (m, e) => log.info(e ?? {}, m));
 log.info({ model: embedder.info }, 'worker taking jobs');

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fetchVerified, KERAS_DENSENET121_NOTOP, md5Hex, offlineInstructions, WeightsSourceError } from './weights-source.js';
+import { fetchVerified, KERAS_DENSENET121_NOTOP, md5Hex, offlineInstructions, resolveWeightsFile, WeightsSourceError } from './weights-source.js';
 
 describe('fetchVerified', () => {
   const payload = Buffer.from('pretend weights '.repeat(1000));
@@ -70,5 +70,55 @@ describe('fetchVerified', () => {
   test('the Keras file is pinned as Keras pins it, and the offline hint names where to put it', () => {
     assert.equal(KERAS_DENSENET121_NOTOP.md5, '30ee3e1110167f948a6b9946edeeb738');
     assert.match(offlineInstructions(KERAS_DENSENET121_NOTOP, '/data/models'), /\/data\/models\/densenet121_weights_tf_dim_ordering_tf_kernels_notop\.h5/);
+  });
+});
+
+describe('resolveWeightsFile (MODEL_WEIGHTS)', () => {
+  const offline = (async () => {
+    throw new TypeError('fetch failed');
+  }) as unknown as typeof fetch;
+
+  test('`random`, and no setting for a model other than DenseNet121, mean seeded random weights, quietly', async () => {
+    assert.deepEqual(await resolveWeightsFile({ spec: 'random', preset: 'densenet121', cacheDir: '/nonexistent' }), {});
+    assert.deepEqual(await resolveWeightsFile({ preset: 'tiny', cacheDir: '/nonexistent' }), {});
+  });
+
+  test('unset and offline for DenseNet121: random weights with a loud warning saying how to fix it', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weights-'));
+    const r = await resolveWeightsFile({ preset: 'densenet121', cacheDir: dir, fetchImpl: offline });
+    assert.equal(r.file, undefined);
+    assert.match(r.warning!, /RANDOM weights/);
+    assert.match(r.warning!, new RegExp(KERAS_DENSENET121_NOTOP.fileName));
+  });
+
+  test('unset with the official file already cached: no download, the cached file', async () => {
+    // A cached file is only used when its md5 is Keras' own; a wrong one is not trusted.
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weights-'));
+    await fs.writeFile(path.join(dir, KERAS_DENSENET121_NOTOP.fileName), 'not the real file');
+    const r = await resolveWeightsFile({ preset: 'densenet121', cacheDir: dir, fetchImpl: offline });
+    assert.equal(r.file, undefined);
+    assert.match(r.warning!, /Could not download/);
+  });
+
+  test('a path that does not exist is a start-up error; one that exists is used', async () => {
+    await assert.rejects(resolveWeightsFile({ spec: '/no/such/weights.h5', preset: 'densenet121', cacheDir: '/x' }), /does not exist/);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weights-'));
+    const file = path.join(dir, 'w.h5');
+    await fs.writeFile(file, 'x');
+    assert.deepEqual(await resolveWeightsFile({ spec: file, preset: 'densenet121', cacheDir: dir }), { file });
+  });
+
+  test('an http(s) URL is downloaded once into the cache', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weights-'));
+    let calls = 0;
+    const fake = (async () => {
+      calls++;
+      return new Response('weights bytes');
+    }) as unknown as typeof fetch;
+    const a = await resolveWeightsFile({ spec: 'https://example.invalid/m/w.h5', preset: 'densenet121', cacheDir: dir, fetchImpl: fake });
+    const b = await resolveWeightsFile({ spec: 'https://example.invalid/m/w.h5', preset: 'densenet121', cacheDir: dir, fetchImpl: fake });
+    assert.equal(a.file, b.file);
+    assert.equal(calls, 1);
+    assert.equal(await fs.readFile(a.file!, 'utf8'), 'weights bytes');
   });
 });

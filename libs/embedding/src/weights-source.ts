@@ -77,3 +77,56 @@ export function offlineInstructions(expected: ExpectedFile, cacheDir: string): s
     'or point MODEL_WEIGHTS at it (a path, an http(s) URL).',
   ].join('\n');
 }
+
+export interface WeightsResolution {
+  /** A local file to load, or undefined for the seeded random weights. */
+  file?: string;
+  /** Why random weights are used, when they are; for a loud start-up warning. */
+  warning?: string;
+}
+
+/**
+ * `MODEL_WEIGHTS` to a local file: `random`; a path; an http(s) URL (downloaded once into the cache);
+ * unset: for DenseNet121 the official Keras file, fetched and verified on first start and cached.
+ * Offline with nothing cached, the answer is random weights and a warning that says how to fix it.
+ */
+export async function resolveWeightsFile(options: {
+  spec?: string;
+  preset: string;
+  cacheDir: string;
+  fetchImpl?: typeof fetch;
+}): Promise<WeightsResolution> {
+  const { spec, preset, cacheDir } = options;
+  if (spec === 'random') return {};
+  if (spec === undefined) {
+    if (preset !== 'densenet121') return {};
+    try {
+      return { file: await fetchVerified(KERAS_DENSENET121_NOTOP, cacheDir, options.fetchImpl) };
+    } catch (error) {
+      return {
+        warning: `No DenseNet121 weights: ${(error as Error).message}\nRunning RANDOM weights instead.\n${offlineInstructions(KERAS_DENSENET121_NOTOP, cacheDir)}`,
+      };
+    }
+  }
+  if (/^https?:\/\//.test(spec)) {
+    const url = new URL(spec);
+    const fileName = `url-${createHash('sha256').update(spec).digest('hex').slice(0, 12)}-${path.basename(url.pathname) || 'weights.h5'}`;
+    const target = path.join(cacheDir, fileName);
+    if (await fs.access(target).then(() => true, () => false)) return { file: target };
+    const response = await (options.fetchImpl ?? fetch)(spec).catch((error: Error) => {
+      throw new WeightsSourceError(`Could not download MODEL_WEIGHTS ${spec}: ${error.message}`);
+    });
+    if (!response.ok) throw new WeightsSourceError(`Could not download MODEL_WEIGHTS ${spec}: HTTP ${response.status}`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    await fs.mkdir(cacheDir, { recursive: true });
+    const tmp = `${target}.${randomUUID()}.part`;
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, target);
+    return { file: target };
+  }
+  const file = path.resolve(spec);
+  if (!(await fs.access(file).then(() => true, () => false))) {
+    throw new WeightsSourceError(`MODEL_WEIGHTS points at ${file}, which does not exist.`);
+  }
+  return { file };
+}

@@ -33,6 +33,8 @@ const schema = z
     /** `densenet121` in production; `tiny` is the small DenseNet the tests inject. */
     MODEL: z.enum(['densenet121', 'tiny']).default('densenet121'),
     MODEL_SEED: int(0).default(1),
+    /** `random`, a path or http(s) URL of a Keras .h5 / tfjs model.json; unset: fetch the official Keras file. */
+    MODEL_WEIGHTS: z.string().optional(),
     MODEL_BACKEND: z.enum(['wasm', 'cpu']).default('wasm'),
     WORKER_CONCURRENCY: int(1, 64).default(4),
     JOB_ATTEMPTS: int(1, 100).default(5),
