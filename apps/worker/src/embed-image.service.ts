@@ -34,7 +34,7 @@ export class EmbedImageService {
     if (!image) return false;
     await images.setStatus(imageId, 'PROCESSING');
     const bytes = await objects.get(image.objectKey);
-    const rgb = await codec.toRgb(bytes, embedder.info.inputSize, { maxPixels });
+    const rgb = await codec.toRgb(bytes, embedder.info.inputSize, { ...embedder.info.preprocessing, maxPixels });
     const [vector] = await embedder.embed([rgb]);
     const model = embedder.info.id;
     await vectors.upsert(imageId, model, vector);
@@ -78,7 +78,7 @@ export class EmbedQueryService {
 
   async process(objectKey: string): Promise<{ vector: number[]; model: string }> {
     const { objects, codec, embedder, maxPixels } = this.deps;
-    const rgb = await codec.toRgb(await objects.get(objectKey), embedder.info.inputSize, { maxPixels });
+    const rgb = await codec.toRgb(await objects.get(objectKey), embedder.info.inputSize, { ...embedder.info.preprocessing, maxPixels });
     const [vector] = await embedder.embed([rgb]);
     return { vector: Array.from(vector), model: embedder.info.id };
   }

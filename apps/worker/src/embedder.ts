@@ -12,5 +12,11 @@ export function modelCacheDir(config: Config): string {
 export async function createEmbedder(config: Config, warn: (message: string) => void = console.warn): Promise<Embedder> {
   const weights = await resolveWeightsFile({ spec: config.MODEL_WEIGHTS, preset: config.MODEL, cacheDir: modelCacheDir(config) });
   if (weights.warning) warn(weights.warning);
-  return ThreadEmbedder.create({ preset: config.MODEL, seed: config.MODEL_SEED, backend: config.MODEL_BACKEND, weightsFile: weights.file });
+  return ThreadEmbedder.create({
+    preset: config.MODEL,
+    seed: config.MODEL_SEED,
+    backend: config.MODEL_BACKEND,
+    weightsFile: weights.file,
+    preprocessing: { resize: config.MODEL_RESIZE, crop: config.MODEL_CROP },
+  });
 }

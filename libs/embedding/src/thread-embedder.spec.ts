@@ -25,6 +25,7 @@ test('tiny model in a thread: unit vectors, deterministic, image-dependent', asy
       pretrained: false,
       weightsSource: 'random (seed 3)',
       runtime: 'tfjs-wasm',
+      preprocessing: { resize: 'bilinear', crop: 'none' },
     });
     const a = image(32, 1);
     const [v1, v2] = await embedder.embed([a, image(32, 2)]);

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { RgbImage } from '@lookalike/shared/domain/image';
-import type { Embedder, ModelInfo } from '@lookalike/shared/ports';
+import type { Embedder, ModelInfo, Preprocessing } from '@lookalike/shared/ports';
 import type { DenseNetPreset } from './densenet.js';
+import { DEFAULT_PREPROCESSING, withPreprocessing } from './model-id.js';
 import { assertRgbImage } from './preprocess.js';
 import type { BackendName } from './runtime.js';
 import { deserializeError, type EmbedRequest, type ThreadInit, type ThreadMessage } from './thread-protocol.js';
@@ -14,6 +15,8 @@ export interface ThreadEmbedderOptions {
   backend?: BackendName;
   /** A Keras .h5 or tfjs model.json on local disk; unset: seeded random weights. */
   weightsFile?: string;
+  /** Resize and crop before the model; defaults to bilinear, no crop (Keras' own resize). */
+  preprocessing?: Preprocessing;
 }
 
 interface Pending {
@@ -66,7 +69,9 @@ export class ThreadEmbedder implements Embedder {
         onExit = (code) => reject(new Error(`Embedding thread exited with code ${code} while starting`));
         worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       });
-      return new ThreadEmbedder(worker, ready.info, ready.warmupMs);
+      const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
+      const info = { ...ready.info, id: withPreprocessing(ready.info.id, preprocessing), preprocessing };
+      return new ThreadEmbedder(worker, info, ready.warmupMs);
     } catch (err) {
       await worker.terminate();
       throw err;

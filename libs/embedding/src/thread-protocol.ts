@@ -27,7 +27,7 @@ export interface SerializedError {
 }
 
 export type ThreadMessage =
-  | { type: 'ready'; info: ModelInfo; warmupMs: number }
+  | { type: 'ready'; info: Omit<ModelInfo, 'preprocessing'>; warmupMs: number }
   | { type: 'init-error'; error: SerializedError }
   | { type: 'result'; id: number; vectors: Float32Array[] }
   | { type: 'error'; id: number; error: SerializedError };

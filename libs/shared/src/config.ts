@@ -35,6 +35,9 @@ const schema = z
     MODEL_SEED: int(0).default(1),
     /** `random`, a path or http(s) URL of a Keras .h5 / tfjs model.json; unset: fetch the official Keras file. */
     MODEL_WEIGHTS: z.string().optional(),
+    /** `nearest` matches Keras' load_img exactly; `bilinear` is Keras' image resize default. */
+    MODEL_RESIZE: z.enum(['bilinear', 'nearest']).default('bilinear'),
+    MODEL_CROP: z.enum(['none', 'center']).default('none'),
     MODEL_BACKEND: z.enum(['wasm', 'cpu']).default('wasm'),
     WORKER_CONCURRENCY: int(1, 64).default(4),
     JOB_ATTEMPTS: int(1, 100).default(5),

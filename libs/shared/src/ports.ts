@@ -69,7 +69,13 @@ export interface ImageCodec {
    */
   inspect(bytes: Buffer, limits: { maxPixels: number }): Promise<ImageInfo>;
   /** EXIF orientation applied, any colour model to 8-bit RGB, resized to size×size. */
-  toRgb(bytes: Buffer, size: number, options?: { resize?: 'bilinear' | 'nearest'; maxPixels?: number }): Promise<RgbImage>;
+  toRgb(bytes: Buffer, size: number, options?: { maxPixels?: number } & Partial<Preprocessing>): Promise<RgbImage>;
+}
+
+/** How a picture becomes the model's input; part of the model id, since it moves the vectors. */
+export interface Preprocessing {
+  resize: 'bilinear' | 'nearest';
+  crop: 'none' | 'center';
 }
 
 export interface ModelInfo {
@@ -80,6 +86,7 @@ export interface ModelInfo {
   pretrained: boolean;
   weightsSource: string;
   runtime: string;
+  preprocessing: Preprocessing;
 }
 
 /** Turns decoded images into L2-normalised vectors. Runs off the caller's event loop. */

@@ -140,7 +140,7 @@ export class SharpImageCodec implements ImageCodec {
   async toRgb(
     bytes: Buffer,
     size: number,
-    options: { resize?: 'bilinear' | 'nearest'; maxPixels?: number } = {},
+    options: { resize?: 'bilinear' | 'nearest'; crop?: 'none' | 'center'; maxPixels?: number } = {},
   ): Promise<RgbImage> {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
     const limit = validateMaxPixels(options.maxPixels);
@@ -152,7 +152,8 @@ export class SharpImageCodec implements ImageCodec {
         .flatten({ background: { r: 255, g: 255, b: 255 } })
         .removeAlpha()
         .toColourspace('srgb')
-        .resize(size, size, { fit: 'fill', kernel, fastShrinkOnLoad: false })
+        // 'center': the largest centred square, then resize (no distortion); 'none': stretch to fit.
+        .resize(size, size, { fit: options.crop === 'center' ? 'cover' : 'fill', position: 'centre', kernel, fastShrinkOnLoad: false })
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true }),
     );
