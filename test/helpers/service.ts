@@ -8,7 +8,7 @@ import type { SqlClient } from '@lookalike/shared/db/sql-client';
 import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
 import { startLocalRedis, type LocalRedis } from '@lookalike/shared/local-redis';
 import type { Embedder } from '@lookalike/shared/ports';
-import { startWorker } from '@lookalike/worker/app';
+import { type RunningWorker, startWorker } from '@lookalike/worker/app';
 import { createEmbedder } from '@lookalike/worker/embedder';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -20,6 +20,11 @@ export interface TestService {
   db: SqlClient;
   redis: LocalRedis;
   embedder: Embedder;
+  /**
+   * Stops the worker and starts another with `env` on top of the first config (a new model, say);
+   * `wrap` may decorate its embedder (slow it down). Resolves once the new worker takes jobs.
+   */
+  replaceWorker(env: Record<string, string>, wrap?: (e: Embedder) => Embedder): Promise<RunningWorker>;
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: any[] }>;
   upload<T = any>(query: string, variables: Record<string, unknown>, file: { field: string; bytes: Buffer; name?: string }): Promise<{ data?: T; errors?: any[] }>;
   ws(): Client;
@@ -33,8 +38,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   const config = loadConfig({ MODEL: 'tiny', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, REDIS_URL: redis.url, LOG_LEVEL: 'silent', JOB_BACKOFF_MS: '50', ...env });
   const db = await openDatabase(config, config.DATABASE_URL ? undefined : await PGliteClient.open());
   const infra = await createInfrastructure(config, { db });
-  const embedder = await createEmbedder(config);
-  const worker = await startWorker(config, infra, embedder, () => {});
+  let embedder = await createEmbedder(config);
+  let worker = await startWorker(config, infra, embedder, () => {});
   const api = await startApi(config, infra);
   const clients: Client[] = [];
   const endpoint = `${api.url}/graphql`;
@@ -44,7 +49,17 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     infra,
     db,
     redis,
-    embedder,
+    get embedder() {
+      return embedder;
+    },
+    async replaceWorker(extra, wrap = (e) => e) {
+      await worker.close();
+      await embedder.close();
+      const next = loadConfig({ ...Object.fromEntries(Object.entries(config).filter(([k, v]) => /^[A-Z_]+$/.test(k) && v !== undefined).map(([k, v]) => [k, String(v)])), ...extra });
+      embedder = wrap(await createEmbedder(next));
+      worker = await startWorker(next, infra, embedder, () => {});
+      return worker;
+    },
     async gql(query, variables) {
       const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
       return res.json() as Promise<any>;
@@ -119,4 +134,35 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Every result of a subscription until the server completes it. */
+export function collectUntilComplete<T>(client: Client, query: string, variables: Record<string, unknown>, timeoutMs = 60_000): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const results: T[] = [];
+    const timer = setTimeout(() => {
+      dispose();
+      reject(new Error(`subscription not complete after ${timeoutMs} ms (${results.length} results)`));
+    }, timeoutMs);
+    const dispose = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => {
+          if (value.errors) {
+            clearTimeout(timer);
+            dispose();
+            reject(new Error(JSON.stringify(value.errors)));
+          } else results.push(value.data as T);
+        },
+        error: (e) => {
+          clearTimeout(timer);
+          reject(e instanceof Error ? e : new Error(JSON.stringify(e)));
+        },
+        complete: () => {
+          clearTimeout(timer);
+          resolve(results);
+        },
+      },
+    );
+  });
 }

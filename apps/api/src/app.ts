@@ -2,6 +2,7 @@ import type { Config } from '@lookalike/shared/config';
 import type { Infrastructure } from '@lookalike/shared/infrastructure';
 import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
 import { type ApiServer, startApiServer } from './server.js';
+import { ReembedService } from './services/reembed.service.js';
 import { SearchService } from './services/search.service.js';
 import { UploadImageService } from './services/upload-image.service.js';
 
@@ -40,6 +41,7 @@ export async function startApi(config: Config, infra: Infrastructure): Promise<A
       events: infra.events,
       upload: new UploadImageService({ images: infra.images, objects: infra.objects, codec: infra.codec, queue, limits }),
       search,
+      reembed: new ReembedService({ reembeddings: infra.reembeddings, models: infra.models, queue, events: infra.events, activeModel }),
       activeModel,
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
       publicUrl: config.publicUrl,

@@ -1,10 +1,11 @@
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
 import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
-import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo } from '@lookalike/shared/ports';
+import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo, Reembedding } from '@lookalike/shared/ports';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import { guard } from './errors.js';
+import type { ReembedService } from './services/reembed.service.js';
 import type { SearchService } from './services/search.service.js';
 import type { UploadImageService } from './services/upload-image.service.js';
 
@@ -14,6 +15,7 @@ export interface ApiDeps {
   events: EventBus;
   upload: UploadImageService;
   search: SearchService;
+  reembed: ReembedService;
   activeModel: () => Promise<ModelInfo | null>;
   maxUploadBytes: number;
   publicUrl: string;
@@ -101,6 +103,7 @@ export function createResolvers(deps: ApiDeps) {
           return neighbors(hits);
         }),
       model: () => deps.activeModel(),
+      reembedding: (_: unknown, args: { id?: string | null }) => guard(() => deps.reembed.get(args.id ?? undefined)),
     },
     Mutation: {
       uploadImage: (
@@ -115,11 +118,21 @@ export function createResolvers(deps: ApiDeps) {
             metadata: (args.metadata ?? null) as Record<string, unknown> | null,
           }),
         ),
+      reembed: (_: unknown, args: { collection: string }) => guard(() => deps.reembed.startForCollection(args.collection)),
     },
     Subscription: {
       classificationReady: {
         subscribe: (_: unknown, args: { imageId?: string; collection?: string }) => classificationFeed(deps, args),
         resolve: (payload: ClassificationRecord) => payload,
+      },
+      reembeddingProgress: {
+        // An unknown id is refused up front, as a GraphQL error rather than a broken stream.
+        subscribe: (_: unknown, args: { id?: string | null }) =>
+          guard(async () => {
+            if (args.id != null) await deps.reembed.get(args.id);
+            return deps.reembed.progress(args.id ?? undefined);
+          }),
+        resolve: (payload: Reembedding) => payload,
       },
     },
   };

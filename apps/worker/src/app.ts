@@ -1,15 +1,28 @@
 import type { Config } from '@lookalike/shared/config';
 import type { Infrastructure } from '@lookalike/shared/infrastructure';
-import type { Embedder } from '@lookalike/shared/ports';
+import type { Embedder, ModelRole } from '@lookalike/shared/ports';
+import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
 import { EmbedImageService, EmbedQueryService } from './embed-image.service.js';
 import { EmbedWorker } from './embed-worker.js';
+import { ReembedCoordinator, ReembedImageService } from './reembed.service.js';
 
 export type LogFn = (msg: string, extra?: Record<string, unknown>) => void;
 
-/** Wires the worker: announces its model, prepares the model's HNSW index, then takes jobs. */
-export async function startWorker(config: Config, infra: Infrastructure, embedder: Embedder, log: LogFn): Promise<EmbedWorker> {
+export interface RunningWorker {
+  /** `pending`: this worker's model is being filled in and goes live when every image is done. */
+  role: ModelRole;
+  coordinator: ReembedCoordinator;
+  close(): Promise<void>;
+}
+
+/** Wires the worker: prepares its model's HNSW index, registers the model (maybe starting a switch), then takes jobs. */
+export async function startWorker(config: Config, infra: Infrastructure, embedder: Embedder, log: LogFn): Promise<RunningWorker> {
   await infra.vectors.prepare(embedder.info.id, embedder.info.dimension);
-  await infra.models.activate(embedder.info);
+  const queue = new BullmqJobQueue(infra.producerRedis, infra.blockingRedis, {
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+  });
   const deps = {
     images: infra.images,
     vectors: infra.vectors,
@@ -18,16 +31,30 @@ export async function startWorker(config: Config, infra: Infrastructure, embedde
     codec: infra.codec,
     embedder,
     events: infra.events,
+    models: infra.models,
+    reembeddings: infra.reembeddings,
     k: config.KNN_K,
     maxPixels: config.MAX_IMAGE_PIXELS,
-  };
-  const worker = new EmbedWorker(infra.blockingRedis(), new EmbedImageService(deps), new EmbedQueryService(deps), {
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     log,
-  });
+  };
+  const ingest = new EmbedImageService(deps);
+  const coordinator = new ReembedCoordinator({ ...deps, model: embedder.info, queue, retiredGraceMs: config.RETIRED_VECTORS_GRACE_MS });
+  const role = await coordinator.start();
+  const worker = new EmbedWorker(
+    infra.blockingRedis(),
+    { ingest, query: new EmbedQueryService(deps), reembed: new ReembedImageService({ ...deps, ingest }) },
+    { prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, log },
+  );
   worker.start();
   await worker.waitUntilReady();
-  return worker;
+  coordinator.startTimer(config.REEMBED_SWEEP_MS, (error) => log('re-embedding sweep failed', { error: error.message }));
+  return {
+    role,
+    coordinator,
+    async close() {
+      await coordinator.stop();
+      await worker.close();
+      await queue.close();
+    },
+  };
 }

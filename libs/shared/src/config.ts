@@ -40,6 +40,10 @@ const schema = z
     MODEL_CROP: z.enum(['none', 'center']).default('none'),
     MODEL_BACKEND: z.enum(['wasm', 'cpu']).default('wasm'),
     WORKER_CONCURRENCY: int(1, 64).default(4),
+    /** How often a worker re-queues pending re-embedding work, finishes switches and purges retired vectors. */
+    REEMBED_SWEEP_MS: int(100).default(30_000),
+    /** A retired model's vectors are deleted this long after the switch (searches already running finish on them). */
+    RETIRED_VECTORS_GRACE_MS: int(0).default(30_000),
     JOB_ATTEMPTS: int(1, 100).default(5),
     JOB_BACKOFF_MS: int(0).default(1000),
     QUERY_TIMEOUT_MS: int(100).default(60_000),

@@ -12,7 +12,8 @@ import { PgClient } from './db/pg-client.js';
 import { PGliteClient } from './db/pglite-client.js';
 import type { SqlClient } from './db/sql-client.js';
 import { PgVectorIndex } from './db/vector-index.js';
-import { ModelRegistry } from './db/model-registry.js';
+import { SqlModelRegistry } from './db/model-registry.js';
+import { SqlReembeddingRepository } from './db/reembedding-repository.js';
 import type { ObjectStore } from './ports.js';
 import { createRedis, waitForRedis } from './queue/redis.js';
 
@@ -22,7 +23,8 @@ export interface Infrastructure {
   images: SqlImageRepository;
   classifications: SqlClassificationRepository;
   vectors: PgVectorIndex;
-  models: ModelRegistry;
+  models: SqlModelRegistry;
+  reembeddings: SqlReembeddingRepository;
   objects: ObjectStore;
   codec: SharpImageCodec;
   events: RedisEventBus;
@@ -77,7 +79,8 @@ export async function createInfrastructure(config: Config, shared: { db?: SqlCli
     images: new SqlImageRepository(db),
     classifications: new SqlClassificationRepository(db),
     vectors: new PgVectorIndex(db, { efSearch: config.HNSW_EF_SEARCH }),
-    models: new ModelRegistry(db),
+    models: new SqlModelRegistry(db),
+    reembeddings: new SqlReembeddingRepository(db),
     objects,
     codec: new SharpImageCodec(),
     events,

@@ -96,14 +96,73 @@ export interface Embedder {
   close(): Promise<void>;
 }
 
+export type ReembeddingState = 'RUNNING' | 'COMPLETE' | 'SUPERSEDED';
+
+/** Every image of a collection (or all of them, on a model switch) embedded again by `model`. */
+export interface Reembedding {
+  id: string;
+  model: string;
+  /** The model that `model` replaces once every image is done; null when the model stays. */
+  replaces: string | null;
+  collection: string | null;
+  state: ReembeddingState;
+  total: number;
+  done: number;
+  failed: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** What a worker's model is for: serving (`active`), or being filled in before a switch (`pending`). */
+export type ModelRole = { role: 'active' } | { role: 'pending'; reembeddingId: string };
+
+/**
+ * Which model's vectors are live. One model is active; a worker with another model makes it
+ * pending and starts a re-embedding; completing that switches the two atomically.
+ */
+export interface ModelRegistry {
+  /**
+   * A worker's model at start-up. The first model becomes active; with no live vectors to replace,
+   * a new one becomes active at once; otherwise it becomes pending and a re-embedding of every live
+   * image starts (or the one already running for it is resumed; an older pending model is dropped).
+   */
+  register(info: ModelInfo): Promise<ModelRole>;
+  active(): Promise<ModelInfo | null>;
+  /** Finishes a re-embedding with nothing left to do; for a model switch, switches. False: not yet, or done already. */
+  complete(reembeddingId: string): Promise<boolean>;
+  /** Deletes the vectors and index of models retired longer ago than `graceMs`; returns their ids. */
+  purgeRetired(graceMs: number): Promise<string[]>;
+}
+
+export interface ReembeddingRepository {
+  /** A re-embedding of one collection with the model that stays (no switch). */
+  startForCollection(collection: string, model: string): Promise<Reembedding>;
+  get(id: string): Promise<Reembedding | null>;
+  /** The running one (newest first), or else the newest finished one. */
+  latest(): Promise<Reembedding | null>;
+  running(model: string): Promise<Reembedding[]>;
+  /** Images still to do, labelled ones first (they are the neighbours that classify). */
+  pendingImageIds(reembeddingId: string, limit: number): Promise<string[]>;
+  hasPending(reembeddingId: string): Promise<boolean>;
+  markItem(reembeddingId: string, imageId: string, state: 'DONE' | 'FAILED', error?: string): Promise<void>;
+  /** READY images with no vector of `model` that no running re-embedding covers (left behind by a worker of another model). */
+  imagesMissingVectors(model: string, limit: number): Promise<string[]>;
+}
+
 export interface ClassificationEvent {
   imageId: string;
   collection: string;
 }
 
+export interface ReembeddingEvent {
+  reembeddingId: string;
+}
+
 export interface EventBus {
   publishClassificationReady(event: ClassificationEvent): Promise<void>;
   subscribeClassificationReady(): AsyncIterableIterator<ClassificationEvent>;
+  publishReembeddingProgress(event: ReembeddingEvent): Promise<void>;
+  subscribeReembeddingProgress(): AsyncIterableIterator<ReembeddingEvent>;
   close(): Promise<void>;
 }
 
@@ -121,8 +180,19 @@ export interface EmbedQueryPayload {
   objectKey: string;
 }
 
+export interface ReembedImagePayload {
+  v: 1;
+  imageId: string;
+  /** Only a worker running this model may do it. */
+  model: string;
+  /** The re-embedding it belongs to; null when a sweep found the image without a vector. */
+  reembeddingId: string | null;
+}
+
 export interface JobQueue {
   enqueueEmbedImage(payload: EmbedImagePayload): Promise<void>;
+  /** Idempotent per re-embedding and image: enqueueing the same image twice makes one job. */
+  enqueueReembedImages(payloads: readonly ReembedImagePayload[]): Promise<void>;
   /** Enqueues a high-priority job and waits for the worker's vector. */
   embedQueryImage(payload: EmbedQueryPayload, timeoutMs: number): Promise<{ vector: Float32Array; model: string }>;
   close(): Promise<void>;

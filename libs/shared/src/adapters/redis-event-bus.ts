@@ -1,8 +1,9 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
-import type { ClassificationEvent, EventBus } from '../ports.js';
+import type { ClassificationEvent, EventBus, ReembeddingEvent } from '../ports.js';
 
 const CLASSIFICATION_READY = 'lookalike.classificationReady';
+const REEMBEDDING_PROGRESS = 'lookalike.reembeddingProgress';
 
 /** Redis pub/sub: an event published by any worker reaches subscribers on every API replica. */
 export class RedisEventBus implements EventBus {
@@ -22,6 +23,14 @@ export class RedisEventBus implements EventBus {
 
   subscribeClassificationReady(): AsyncIterableIterator<ClassificationEvent> {
     return this.pubsub.asyncIterableIterator<ClassificationEvent>(CLASSIFICATION_READY);
+  }
+
+  publishReembeddingProgress(event: ReembeddingEvent): Promise<void> {
+    return this.pubsub.publish(REEMBEDDING_PROGRESS, event);
+  }
+
+  subscribeReembeddingProgress(): AsyncIterableIterator<ReembeddingEvent> {
+    return this.pubsub.asyncIterableIterator<ReembeddingEvent>(REEMBEDDING_PROGRESS);
   }
 
   async close(): Promise<void> {

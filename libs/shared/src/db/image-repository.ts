@@ -22,9 +22,11 @@ interface ImageRow {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Ids come from clients: anything that is not a UUID cannot name a row (and must not reach SQL as uuid). */
-export function isImageId(id: string): boolean {
+export function isUuid(id: string): boolean {
   return UUID.test(id);
 }
+
+export const isImageId = isUuid;
 
 function toRecord(row: ImageRow): ImageRecord {
   return {

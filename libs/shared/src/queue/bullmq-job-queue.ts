@@ -1,6 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { EmbedImagePayload, EmbedQueryPayload, JobQueue } from '../ports.js';
+import { createHash } from 'node:crypto';
+import type { EmbedImagePayload, EmbedQueryPayload, JobQueue, ReembedImagePayload } from '../ports.js';
 import { JobName, JobPriority, QueueName } from './names.js';
 
 export interface JobQueueOptions {
@@ -39,6 +40,27 @@ export class BullmqJobQueue implements JobQueue {
     });
   }
 
+  async enqueueReembedImages(payloads: readonly ReembedImagePayload[]): Promise<void> {
+    // Chunks keep one Redis round trip from holding thousands of jobs.
+    for (let i = 0; i < payloads.length; i += 500) {
+      await this.queue.addBulk(
+        payloads.slice(i, i + 500).map((payload) => ({
+          name: JobName.ReembedImage,
+          data: payload,
+          opts: {
+            jobId: reembedJobId(payload),
+            priority: JobPriority[JobName.ReembedImage],
+            attempts: this.options.attempts,
+            backoff: { type: 'exponential', delay: this.options.backoffMs },
+            // Gone once done, so a later re-embedding of the same image gets a job again.
+            removeOnComplete: true,
+            removeOnFail: { age: 3600 },
+          },
+        })),
+      );
+    }
+  }
+
   async embedQueryImage(payload: EmbedQueryPayload, timeoutMs: number): Promise<{ vector: Float32Array; model: string }> {
     // QueueEvents holds a blocking XREAD; made on first use so processes that never search skip it.
     if (!this.queueEvents) {
@@ -66,4 +88,10 @@ export class BullmqJobQueue implements JobQueue {
     await this.queueEvents?.close();
     await this.queue.close();
   }
+}
+
+/** One job per re-embedding and image (BullMQ ids may not contain ':', which model ids do). */
+export function reembedJobId(payload: ReembedImagePayload): string {
+  const scope = payload.reembeddingId ?? createHash('sha256').update(payload.model).digest('hex').slice(0, 16);
+  return `reembed-${scope}-${payload.imageId}`;
 }

@@ -8,6 +8,8 @@ export const JobName = {
   EmbedImage: 'embed-image',
   /** Embed a query image that is not stored; return its vector. Payload: EmbedQueryPayload. */
   EmbedQuery: 'embed-query',
+  /** Embed a stored image again with a given model (model switch, collection re-embedding). Payload: ReembedImagePayload. */
+  ReembedImage: 'reembed-image',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -18,4 +20,6 @@ export type JobName = (typeof JobName)[keyof typeof JobName];
 export const JobPriority = {
   [JobName.EmbedQuery]: 1,
   [JobName.EmbedImage]: 10,
+  // Behind new uploads: a switch in the background must not hold up what people are waiting for.
+  [JobName.ReembedImage]: 20,
 } as const;

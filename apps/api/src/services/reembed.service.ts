@@ -1,0 +1,67 @@
+import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
+import type { EventBus, JobQueue, ModelInfo, ModelRegistry, Reembedding, ReembeddingRepository } from '@lookalike/shared/ports';
+import { validateCollection } from './upload-image.service.js';
+
+/** How many jobs the API enqueues itself; the workers' sweep enqueues the rest as these finish. */
+const ENQUEUE_NOW = 10_000;
+
+/** Re-embedding as a use case: start one for a collection, read progress, follow it live. */
+export class ReembedService {
+  constructor(
+    private readonly deps: {
+      reembeddings: ReembeddingRepository;
+      models: Pick<ModelRegistry, 'complete'>;
+      queue: Pick<JobQueue, 'enqueueReembedImages'>;
+      events: EventBus;
+      activeModel: () => Promise<ModelInfo | null>;
+    },
+  ) {}
+
+  /** Embeds every READY or FAILED image of the collection again with the active model, and classifies it again. */
+  async startForCollection(collection: string): Promise<Reembedding> {
+    validateCollection(collection);
+    const model = await this.deps.activeModel();
+    if (!model) throw new InvalidInputError('No worker has announced a model yet: start a worker first.');
+    const started = await this.deps.reembeddings.startForCollection(collection, model.id);
+    if (started.total === 0) {
+      await this.deps.models.complete(started.id);
+      return (await this.deps.reembeddings.get(started.id))!;
+    }
+    const ids = await this.deps.reembeddings.pendingImageIds(started.id, ENQUEUE_NOW);
+    await this.deps.queue.enqueueReembedImages(ids.map((imageId) => ({ v: 1, imageId, model: model.id, reembeddingId: started.id })));
+    return started;
+  }
+
+  /** By id, or else the running one, or else the newest. */
+  async get(id?: string): Promise<Reembedding | null> {
+    if (id === undefined) return this.deps.reembeddings.latest();
+    const found = await this.deps.reembeddings.get(id);
+    if (!found) throw new NotFoundError(`No re-embedding with id ${id}.`);
+    return found;
+  }
+
+  /**
+   * The current state at once, then every change until it finishes (then the stream ends).
+   * Without an id: whichever re-embedding reports progress.
+   */
+  async *progress(id?: string): AsyncGenerator<Reembedding> {
+    const events = this.deps.events.subscribeReembeddingProgress();
+    try {
+      if (id !== undefined) {
+        const current = await this.get(id);
+        if (!current) return;
+        yield current;
+        if (current.state !== 'RUNNING') return;
+      }
+      for await (const event of events) {
+        if (id !== undefined && event.reembeddingId !== id) continue;
+        const current = await this.deps.reembeddings.get(event.reembeddingId);
+        if (!current) continue;
+        yield current;
+        if (id !== undefined && current.state !== 'RUNNING') return;
+      }
+    } finally {
+      await events.return?.();
+    }
+  }
+}
