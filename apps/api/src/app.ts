@@ -2,6 +2,7 @@ import type { Config } from '@lookalike/shared/config';
 import type { Infrastructure } from '@lookalike/shared/infrastructure';
 import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
 import { type ApiServer, startApiServer } from './server.js';
+import { EvaluationService } from './services/evaluation.service.js';
 import { ReembedService } from './services/reembed.service.js';
 import { SearchService } from './services/search.service.js';
 import { UploadImageService } from './services/upload-image.service.js';
@@ -16,6 +17,15 @@ export async function startApi(config: Config, infra: Infrastructure): Promise<A
   const limits = { maxBytes: config.MAX_UPLOAD_BYTES, maxPixels: config.MAX_IMAGE_PIXELS };
   const activeModel = () => infra.models.active();
   const prepared = new Set<string>();
+  const searchModel = async () => {
+    const model = await activeModel();
+    if (!model) return null;
+    if (!prepared.has(model.id)) {
+      await infra.vectors.prepare(model.id, model.dimension);
+      prepared.add(model.id);
+    }
+    return model.id;
+  };
   const search = new SearchService({
     images: infra.images,
     vectors: infra.vectors,
@@ -24,15 +34,7 @@ export async function startApi(config: Config, infra: Infrastructure): Promise<A
     queue,
     limits,
     queryTimeoutMs: config.QUERY_TIMEOUT_MS,
-    model: async () => {
-      const model = await activeModel();
-      if (!model) return null;
-      if (!prepared.has(model.id)) {
-        await infra.vectors.prepare(model.id, model.dimension);
-        prepared.add(model.id);
-      }
-      return model.id;
-    },
+    model: searchModel,
   });
   const server = await startApiServer(
     {
@@ -42,6 +44,7 @@ export async function startApi(config: Config, infra: Infrastructure): Promise<A
       upload: new UploadImageService({ images: infra.images, objects: infra.objects, codec: infra.codec, queue, limits }),
       search,
       reembed: new ReembedService({ reembeddings: infra.reembeddings, models: infra.models, queue, events: infra.events, activeModel }),
+      evaluation: new EvaluationService({ images: infra.images, vectors: infra.vectors, model: searchModel }),
       activeModel,
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
       publicUrl: config.publicUrl,

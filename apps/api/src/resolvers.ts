@@ -5,6 +5,7 @@ import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import { guard } from './errors.js';
+import type { EvaluationService } from './services/evaluation.service.js';
 import type { ReembedService } from './services/reembed.service.js';
 import type { SearchService } from './services/search.service.js';
 import type { UploadImageService } from './services/upload-image.service.js';
@@ -16,6 +17,7 @@ export interface ApiDeps {
   upload: UploadImageService;
   search: SearchService;
   reembed: ReembedService;
+  evaluation: EvaluationService;
   activeModel: () => Promise<ModelInfo | null>;
   maxUploadBytes: number;
   publicUrl: string;
@@ -104,6 +106,27 @@ export function createResolvers(deps: ApiDeps) {
         }),
       model: () => deps.activeModel(),
       reembedding: (_: unknown, args: { id?: string | null }) => guard(() => deps.reembed.get(args.id ?? undefined)),
+      evaluation: (_: unknown, args: { collection: string; k?: number[]; vote?: 'MAJORITY' | 'SIMILARITY' }) =>
+        guard(async () => {
+          const weighting = args.vote === 'MAJORITY' ? 'majority' : 'similarity';
+          const report = await deps.evaluation.leaveOneOut(args.collection, args.k ?? [1, 5], weighting);
+          // Images are resolved in one read for the whole report, not one per misclassification.
+          const ids = report.results.flatMap((r) => r.misclassified.flatMap((m) => [m.imageId, ...(m.nearest ? [m.nearest.imageId] : [])]));
+          const rows = new Map((await images.findByIds([...new Set(ids)])).map((r) => [r.id, r]));
+          return {
+            ...report,
+            results: report.results.map((r) => ({
+              ...r,
+              misclassified: r.misclassified
+                .filter((m) => rows.has(m.imageId))
+                .map((m) => ({
+                  ...m,
+                  image: rows.get(m.imageId),
+                  nearest: m.nearest && rows.has(m.nearest.imageId) ? { image: rows.get(m.nearest.imageId), distance: m.nearest.distance } : null,
+                })),
+            })),
+          };
+        }),
     },
     Mutation: {
       uploadImage: (

@@ -1,0 +1,56 @@
+import path from 'node:path';
+import type { Config } from '@lookalike/shared/config';
+import type { SqlClient } from '@lookalike/shared/db/sql-client';
+import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
+import { type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
+import type { Embedder } from '@lookalike/shared/ports';
+import { type LogFn, type RunningWorker, startWorker } from '@lookalike/worker/app';
+import { createEmbedder } from '@lookalike/worker/embedder';
+import { startApi } from './app.js';
+
+export interface AllInOne {
+  url: string;
+  config: Config;
+  infra: Infrastructure;
+  embedder: Embedder;
+  worker: RunningWorker;
+  close(): Promise<void>;
+}
+
+/**
+ * API + one worker in this process on one database: `npm start` (PGlite under DATA_DIR) and the
+ * evaluation scripts (PGlite in memory). Starts a local redis-server unless REDIS_URL is set.
+ */
+export async function startAllInOne(
+  base: Config,
+  options: { db?: SqlClient; persistRedis?: boolean; log?: LogFn; warn?: (message: string) => void } = {},
+): Promise<AllInOne> {
+  const log = options.log ?? (() => {});
+  let redis: LocalRedis | null = null;
+  let config = base;
+  if (!config.REDIS_URL) {
+    redis = await startLocalRedis(path.join(config.dataDir, 'redis'), { persist: options.persistRedis ?? false });
+    config = { ...config, REDIS_URL: redis.url };
+    log('started a local redis-server', { url: redis.url });
+  }
+  const db = await openDatabase(config, options.db);
+  const infra = await createInfrastructure(config, { db });
+  const embedder = await createEmbedder(config, options.warn);
+  const worker = await startWorker(config, infra, embedder, log);
+  const api = await startApi(config, infra);
+  return {
+    url: api.url,
+    config,
+    infra,
+    embedder,
+    worker,
+    async close() {
+      // Every step runs even when one fails: a half-closed process must not keep redis-server alive.
+      const errors: unknown[] = [];
+      for (const step of [() => api.close(), () => worker.close(), () => embedder.close(), () => infra.close(), () => db.close(), async () => redis?.stop()]) {
+        await step().catch((e: unknown) => errors.push(e));
+      }
+      if (errors.length > 0) throw errors[0];
+    },
+  };
+}
