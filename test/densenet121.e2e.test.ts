@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { distinctImage, goodImages } from './fixtures/images.js';
-import { type TestService, startTestService, subscribeFor } from './helpers/service.js';
+import { type TestService, startTestService, subscribeFor, waitFor } from './helpers/service.js';
 
 describe('DenseNet121 end to end', () => {
   let svc: TestService;
@@ -41,5 +41,51 @@ describe('DenseNet121 end to end', () => {
     assert.ok(Math.abs(row.norm - 1) < 1e-5);
     // The resized copy of ref-0 is nearest to ref-0.
     assert.equal(events.find((e) => e.image.id === ids[2]).label, 'ref-0');
+  });
+});
+
+describe('a model call longer than the job lock', () => {
+  let svc: TestService;
+  const LOCK_MS = 200;
+
+  before(async () => {
+    svc = await startTestService({ MODEL: 'densenet121', MODEL_WEIGHTS: 'random' });
+  });
+  after(async () => {
+    await svc?.stop();
+  });
+
+  test('a batch that takes longer than lockDuration completes; no job is reported stalled or run twice', async () => {
+    const calls: { size: number; ms: number }[] = [];
+    const worker = await svc.replaceWorker(
+      { WORKER_LOCK_MS: String(LOCK_MS), EMBED_BATCH: '16', WORKER_CONCURRENCY: '16', EMBED_BATCH_WAIT_MS: '3000' },
+      (inner) => ({
+        info: inner.info,
+        close: () => inner.close(),
+        async embed(images) {
+          const started = performance.now();
+          try {
+            return await inner.embed(images);
+          } finally {
+            calls.push({ size: images.length, ms: performance.now() - started });
+          }
+        },
+      }),
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const res = await svc.upload(`mutation ($f: Upload!) { uploadImage(file: $f, collection: "lock") { id } }`, {}, { field: 'f', bytes: await distinctImage(40 + i, 96) });
+      ids.push(res.data.uploadImage.id);
+    }
+    await waitFor(async () => {
+      const [row] = await svc.db.query<{ n: number }>("SELECT count(*) AS n FROM images WHERE collection = 'lock' AND status = 'READY'");
+      return Number(row.n) === ids.length;
+    }, 120_000, 'all READY');
+    const longest = Math.max(...calls.map((c) => c.ms));
+    assert.ok(longest > 2 * LOCK_MS, `the model call (${longest.toFixed(0)} ms, batches ${calls.map((c) => c.size)}) outlasts the ${LOCK_MS} ms lock`);
+    assert.deepEqual(worker.stalled, [], 'no lock was lost');
+    assert.equal(calls.reduce((n, c) => n + c.size, 0), ids.length, 'each image was embedded once');
+    const [row] = await svc.db.query<{ n: number }>("SELECT count(*) AS n FROM classifications c JOIN images i ON i.id = c.image_id WHERE i.collection = 'lock'");
+    assert.equal(Number(row.n), ids.length);
   });
 });

@@ -2,6 +2,7 @@ import type { Config } from '@lookalike/shared/config';
 import type { Infrastructure } from '@lookalike/shared/infrastructure';
 import type { Embedder, ModelRole } from '@lookalike/shared/ports';
 import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
+import { BatchingEmbedder } from './batching-embedder.js';
 import { EmbedImageService, EmbedQueryService } from './embed-image.service.js';
 import { EmbedWorker } from './embed-worker.js';
 import { ReembedCoordinator, ReembedImageService } from './reembed.service.js';
@@ -9,6 +10,9 @@ import { ReembedCoordinator, ReembedImageService } from './reembed.service.js';
 export type LogFn = (msg: string, extra?: Record<string, unknown>) => void;
 
 export interface RunningWorker {
+  batcher: BatchingEmbedder;
+  /** Jobs BullMQ reported stalled (lock lost) in this worker. */
+  stalled: string[];
   /** `pending`: this worker's model is being filled in and goes live when every image is done. */
   role: ModelRole;
   coordinator: ReembedCoordinator;
@@ -16,8 +20,10 @@ export interface RunningWorker {
 }
 
 /** Wires the worker: prepares its model's HNSW index, registers the model (maybe starting a switch), then takes jobs. */
-export async function startWorker(config: Config, infra: Infrastructure, embedder: Embedder, log: LogFn): Promise<RunningWorker> {
-  await infra.vectors.prepare(embedder.info.id, embedder.info.dimension);
+export async function startWorker(config: Config, infra: Infrastructure, model: Embedder, log: LogFn): Promise<RunningWorker> {
+  await infra.vectors.prepare(model.info.id, model.info.dimension);
+  // Concurrent jobs each embed one image; the batcher makes few model calls of them. The caller closes `model`.
+  const embedder = new BatchingEmbedder(model, { maxBatch: config.EMBED_BATCH, maxWaitMs: config.EMBED_BATCH_WAIT_MS });
   const queue = new BullmqJobQueue(infra.producerRedis, infra.blockingRedis, {
     prefix: config.QUEUE_PREFIX,
     attempts: config.JOB_ATTEMPTS,
@@ -43,12 +49,20 @@ export async function startWorker(config: Config, infra: Infrastructure, embedde
   const worker = new EmbedWorker(
     infra.blockingRedis(),
     { ingest, query: new EmbedQueryService(deps), reembed: new ReembedImageService({ ...deps, ingest }) },
-    { prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, log },
+    {
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDurationMs: config.WORKER_LOCK_MS,
+      shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      log,
+    },
   );
   worker.start();
   await worker.waitUntilReady();
   coordinator.startTimer(config.REEMBED_SWEEP_MS, (error) => log('re-embedding sweep failed', { error: error.message }));
   return {
+    batcher: embedder,
+    stalled: worker.stalled,
     role,
     coordinator,
     async close() {

@@ -15,6 +15,8 @@ export interface EmbedWorkerServices {
 export interface EmbedWorkerOptions {
   prefix: string;
   concurrency: number;
+  /** BullMQ's lockDuration; the stalled check runs at the same interval. */
+  lockDurationMs?: number;
   shutdownTimeoutMs: number;
   /** How long a job meant for another model waits before it is offered again. */
   wrongModelDelayMs?: number;
@@ -27,6 +29,8 @@ export interface EmbedWorkerOptions {
  */
 export class EmbedWorker {
   private readonly worker: Worker;
+  /** Ids of jobs whose lock was lost and that BullMQ put back (or failed): each would run twice. */
+  readonly stalled: string[] = [];
 
   constructor(
     connection: Redis,
@@ -37,7 +41,12 @@ export class EmbedWorker {
       connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
       autorun: false,
+    });
+    this.worker.on('stalled', (jobId) => {
+      this.stalled.push(jobId);
+      options.log('job stalled: its lock expired, it will run again', { jobId });
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
     this.worker.on('error', (error) => options.log('worker error', { error: error.message }));

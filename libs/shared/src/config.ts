@@ -39,7 +39,13 @@ const schema = z
     MODEL_RESIZE: z.enum(['bilinear', 'nearest']).default('bilinear'),
     MODEL_CROP: z.enum(['none', 'center']).default('none'),
     MODEL_BACKEND: z.enum(['wasm', 'cpu']).default('wasm'),
-    WORKER_CONCURRENCY: int(1, 64).default(4),
+    /** Jobs a worker holds at once; they feed the batcher, so at least EMBED_BATCH. */
+    WORKER_CONCURRENCY: int(1, 256).default(8),
+    /** Most images per model call, and how long the first image of a batch waits for more. */
+    EMBED_BATCH: int(1, 256).default(8),
+    EMBED_BATCH_WAIT_MS: int(0, 10_000).default(10),
+    /** BullMQ lock per job, renewed at half this by the worker's event loop (the model runs elsewhere). */
+    WORKER_LOCK_MS: int(100).default(30_000),
     /** How often a worker re-queues pending re-embedding work, finishes switches and purges retired vectors. */
     REEMBED_SWEEP_MS: int(100).default(30_000),
     /** A retired model's vectors are deleted this long after the switch (searches already running finish on them). */

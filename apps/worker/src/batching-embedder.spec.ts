@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ThreadEmbedder } from '@lookalike/embedding';
+import type { RgbImage } from '@lookalike/shared/domain/image';
+import type { Embedder } from '@lookalike/shared/ports';
+import { BatchingEmbedder } from './batching-embedder.js';
+
+const image = (seed: number, size = 32): RgbImage => ({
+  width: size,
+  height: size,
+  data: Uint8Array.from({ length: size * size * 3 }, (_, i) => (i * 7 + seed * 131 + ((i * seed) % 17)) % 256),
+});
+
+let model: Embedder;
+let singles: Float32Array[];
+
+before(async () => {
+  model = await ThreadEmbedder.create({ preset: 'tiny', seed: 5 });
+  singles = [];
+  for (let s = 0; s < 8; s++) singles.push((await model.embed([image(s)]))[0]);
+});
+after(() => model?.close());
+
+/** The real model, with each call's batch size written down. */
+function recording(inner: Embedder): Embedder & { calls: number[] } {
+  const calls: number[] = [];
+  return { info: inner.info, calls, embed: (images) => (calls.push(images.length), inner.embed(images)), close: async () => {} };
+}
+
+const close = (a: Float32Array, b: Float32Array) => a.every((x, i) => Math.abs(x - b[i]) < 1e-5);
+
+test('8 concurrent one-image calls make one model call; each gets its own vector', async () => {
+  const inner = recording(model);
+  const batching = new BatchingEmbedder(inner, { maxBatch: 8, maxWaitMs: 1000 });
+  const vectors = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(async (s) => (await batching.embed([image(s)]))[0]));
+  assert.deepEqual(inner.calls, [8], 'a full batch goes at once, without waiting maxWaitMs');
+  vectors.forEach((v, s) => assert.ok(close(v, singles[s]), `image ${s} got its own vector`));
+  assert.deepEqual(batching.stats, { calls: 1, images: 8, largestBatch: 8 });
+});
+
+test('a part batch goes after maxWaitMs; what arrives during a call goes in the next one', async () => {
+  const inner = recording(model);
+  const batching = new BatchingEmbedder(inner, { maxBatch: 4, maxWaitMs: 20 });
+  const started = Date.now();
+  const first = await batching.embed([image(0)]);
+  assert.ok(Date.now() - started >= 15, 'a lone image waits for company');
+  assert.ok(close(first[0], singles[0]));
+  const all = await Promise.all([1, 2, 3, 4, 5, 6].map(async (s) => (await batching.embed([image(s)]))[0]));
+  assert.deepEqual(inner.calls, [1, 4, 2]);
+  all.forEach((v, i) => assert.ok(close(v, singles[i + 1])));
+});
+
+test('a bad image fails only its own call', async () => {
+  const inner = recording(model);
+  const batching = new BatchingEmbedder(inner, { maxBatch: 4, maxWaitMs: 50 });
+  const results = await Promise.allSettled([image(1), image(2, 16), image(3), image(4)].map((img) => batching.embed([img])));
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  assert.match(String((results[1] as PromiseRejectedResult).reason), /32x32/);
+  assert.ok(close((results[0] as PromiseFulfilledResult<Float32Array[]>).value[0], singles[1]));
+  assert.deepEqual(inner.calls, [4, 1, 1, 1, 1], 'the failed batch is retried image by image');
+});
+
+test('maxBatch must be a positive whole number', () => {
+  assert.throws(() => new BatchingEmbedder(model, { maxBatch: 0, maxWaitMs: 1 }), /maxBatch/);
+});
