@@ -63,3 +63,18 @@ test('a bad image fails only its own call', async () => {
 test('maxBatch must be a positive whole number', () => {
   assert.throws(() => new BatchingEmbedder(model, { maxBatch: 0, maxWaitMs: 1 }), /maxBatch/);
 });
+
+test('memory stays flat over 2,000 images (tensors and buffers are released)', async () => {
+  const batching = new BatchingEmbedder(model, { maxBatch: 8, maxWaitMs: 1 });
+  const run = async (count: number) => {
+    for (let i = 0; i < count; i += 8) await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((s) => batching.embed([image(i + s)])));
+  };
+  await run(200);
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  await run(2000);
+  global.gc?.();
+  const grown = (process.memoryUsage().rss - before) / 2 ** 20;
+  // A leak of one 32×32 input per image would be 6 MB; of one tensor set per call, far more.
+  assert.ok(grown < 48, `RSS grew ${grown.toFixed(1)} MiB over 2,000 images`);
+});
