@@ -2,7 +2,9 @@ import type { Config } from '@lookalike/shared/config';
 import type { Infrastructure } from '@lookalike/shared/infrastructure';
 import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
 import { type ApiServer, startApiServer } from './server.js';
+import { ClassifyService } from './services/classify.service.js';
 import { EvaluationService } from './services/evaluation.service.js';
+import { ImageService } from './services/image.service.js';
 import { ReembedService } from './services/reembed.service.js';
 import { SearchService } from './services/search.service.js';
 import { UploadImageService } from './services/upload-image.service.js';
@@ -44,6 +46,8 @@ export async function startApi(config: Config, infra: Infrastructure): Promise<A
       upload: new UploadImageService({ images: infra.images, objects: infra.objects, codec: infra.codec, queue, limits }),
       search,
       reembed: new ReembedService({ reembeddings: infra.reembeddings, models: infra.models, queue, events: infra.events, activeModel }),
+      classify: new ClassifyService({ search, vectors: infra.vectors }),
+      imageAdmin: new ImageService({ images: infra.images, objects: infra.objects }),
       evaluation: new EvaluationService({ images: infra.images, vectors: infra.vectors, model: searchModel }),
       activeModel,
       maxUploadBytes: config.MAX_UPLOAD_BYTES,

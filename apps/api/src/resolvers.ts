@@ -1,13 +1,16 @@
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
+import type { KScore } from '@lookalike/shared/domain/evaluation';
 import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
 import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo, Reembedding } from '@lookalike/shared/ports';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import { guard } from './errors.js';
+import { type ClassifyService, validateClassifyOptions } from './services/classify.service.js';
 import type { EvaluationService } from './services/evaluation.service.js';
+import type { ImageService } from './services/image.service.js';
 import type { ReembedService } from './services/reembed.service.js';
-import type { SearchService } from './services/search.service.js';
+import { type SearchService, validateWhere } from './services/search.service.js';
 import type { UploadImageService } from './services/upload-image.service.js';
 
 export interface ApiDeps {
@@ -18,6 +21,8 @@ export interface ApiDeps {
   search: SearchService;
   reembed: ReembedService;
   evaluation: EvaluationService;
+  classify: ClassifyService;
+  imageAdmin: ImageService;
   activeModel: () => Promise<ModelInfo | null>;
   maxUploadBytes: number;
   publicUrl: string;
@@ -72,12 +77,12 @@ export function createResolvers(deps: ApiDeps) {
     },
     Query: {
       image: (_: unknown, args: { id: string }) => images.findById(args.id),
-      images: (_: unknown, args: { collection?: string; label?: string; first?: number; after?: string }) =>
+      images: (_: unknown, args: { collection?: string; label?: string; sha256?: string; first?: number; after?: string }) =>
         guard(async () => {
           const first = args.first ?? 20;
           if (!Number.isInteger(first) || first < 1 || first > 500) throw new InvalidInputError('first must be from 1 to 500.');
           const page = await images.list(
-            { collection: args.collection ?? undefined, label: args.label ?? undefined },
+            { collection: args.collection ?? undefined, label: args.label ?? undefined, sha256: args.sha256 ?? undefined },
             first,
             args.after ? decodeCursor(args.after) : undefined,
           );
@@ -91,31 +96,47 @@ export function createResolvers(deps: ApiDeps) {
         }),
       similarImages: (
         _: unknown,
-        args: { imageId?: string; image?: Promise<FileUpload>; collection?: string; k?: number },
+        args: { imageId?: string; image?: Promise<FileUpload>; collection?: string; k?: number; where?: unknown },
       ) =>
         guard(async () => {
           const k = args.k ?? 5;
           const collection = args.collection ?? undefined;
+          const where = validateWhere(args.where);
           if ((args.imageId == null) === (args.image == null)) {
             throw new InvalidInputError('Give exactly one of imageId or image.');
           }
           const hits = args.imageId
-            ? await deps.search.byImageId(args.imageId, k, collection)
-            : await deps.search.byUpload(await readUpload(args.image!, deps.maxUploadBytes), k, collection);
+            ? await deps.search.byImageId(args.imageId, k, collection, where)
+            : await deps.search.byUpload(await readUpload(args.image!, deps.maxUploadBytes), k, collection, where);
           return neighbors(hits);
+        }),
+      classify: (
+        _: unknown,
+        args: { image: Promise<FileUpload>; collection?: string | null; options?: { k?: number; vote?: 'MAJORITY' | 'SIMILARITY'; where?: unknown; minSimilarity?: number } | null },
+      ) =>
+        guard(async () => {
+          const o = args.options ?? {};
+          const options = validateClassifyOptions({
+            k: o.k ?? 5,
+            vote: o.vote === 'MAJORITY' ? 'majority' : 'similarity',
+            where: validateWhere(o.where),
+            minSimilarity: o.minSimilarity ?? -1,
+          });
+          const prediction = await deps.classify.classifyUpload(await readUpload(args.image, deps.maxUploadBytes), args.collection ?? undefined, options);
+          return { ...prediction, neighbors: await neighbors(prediction.neighbors) };
         }),
       model: () => deps.activeModel(),
       reembedding: (_: unknown, args: { id?: string | null }) => guard(() => deps.reembed.get(args.id ?? undefined)),
-      evaluation: (_: unknown, args: { collection: string; k?: number[]; vote?: 'MAJORITY' | 'SIMILARITY' }) =>
+      evaluation: (_: unknown, args: { collection: string; k?: number[]; vote?: 'MAJORITY' | 'SIMILARITY'; groupBy?: string | null }) =>
         guard(async () => {
           const weighting = args.vote === 'MAJORITY' ? 'majority' : 'similarity';
-          const report = await deps.evaluation.leaveOneOut(args.collection, args.k ?? [1, 5], weighting);
+          const report = await deps.evaluation.leaveOneOut(args.collection, args.k ?? [1, 5], weighting, args.groupBy ?? undefined);
           // Images are resolved in one read for the whole report, not one per misclassification.
-          const ids = report.results.flatMap((r) => r.misclassified.flatMap((m) => [m.imageId, ...(m.nearest ? [m.nearest.imageId] : [])]));
+          const all = [...report.results, ...report.groups.flatMap((g) => g.results)];
+          const ids = all.flatMap((r) => r.misclassified.flatMap((m) => [m.imageId, ...(m.nearest ? [m.nearest.imageId] : [])]));
           const rows = new Map((await images.findByIds([...new Set(ids)])).map((r) => [r.id, r]));
-          return {
-            ...report,
-            results: report.results.map((r) => ({
+          const withImages = (scores: KScore[]) =>
+            scores.map((r) => ({
               ...r,
               misclassified: r.misclassified
                 .filter((m) => rows.has(m.imageId))
@@ -124,8 +145,8 @@ export function createResolvers(deps: ApiDeps) {
                   image: rows.get(m.imageId),
                   nearest: m.nearest && rows.has(m.nearest.imageId) ? { image: rows.get(m.nearest.imageId), distance: m.nearest.distance } : null,
                 })),
-            })),
-          };
+            }));
+          return { ...report, results: withImages(report.results), groups: report.groups.map((g) => ({ ...g, results: withImages(g.results) })) };
         }),
     },
     Mutation: {
@@ -142,6 +163,8 @@ export function createResolvers(deps: ApiDeps) {
           }),
         ),
       reembed: (_: unknown, args: { collection: string }) => guard(() => deps.reembed.startForCollection(args.collection)),
+      setLabel: (_: unknown, args: { id: string; label?: string | null }) => guard(() => deps.imageAdmin.setLabel(args.id, args.label ?? null)),
+      deleteImage: (_: unknown, args: { id: string }) => guard(async () => (await deps.imageAdmin.delete(args.id), true)),
     },
     Subscription: {
       classificationReady: {

@@ -12,6 +12,8 @@ import type {
 export interface ImageListFilter {
   collection?: string;
   label?: string;
+  /** Hex digest of the original's bytes: "is this file stored already?" */
+  sha256?: string;
 }
 
 export interface ImagePage {
@@ -27,6 +29,8 @@ export interface ImageRepository {
   /** Keyset pagination, newest first; `after` is the id of the last image of the previous page. */
   list(filter: ImageListFilter, first: number, after?: string): Promise<ImagePage>;
   setStatus(id: string, status: ImageStatus, error?: string | null): Promise<void>;
+  /** Also relabels the image's vectors, so the next classification sees the new label. Null: no such image. */
+  setLabel(id: string, label: string | null): Promise<ImageRecord | null>;
   delete(id: string): Promise<void>;
   /** How many rows still point at an object (content-addressed objects are shared). */
   countByObjectKey(objectKey: string): Promise<number>;
@@ -39,7 +43,12 @@ export interface NearestQuery {
   collection?: string;
   excludeImageId?: string;
   labelledOnly?: boolean;
+  /** Only neighbours whose metadata contains these values (`part = rec.part`). */
+  where?: MetadataFilter;
 }
+
+/** Equality on top-level metadata keys. */
+export type MetadataFilter = Record<string, string | number | boolean>;
 
 export interface VectorIndex {
   upsert(imageId: string, model: string, vector: Float32Array): Promise<void>;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
 import type { NeighborHit } from '@lookalike/shared/domain/image';
-import type { ImageCodec, ImageRepository, JobQueue, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
+import type { ImageCodec, ImageRepository, JobQueue, MetadataFilter, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
 import type { UploadLimits } from './upload-image.service.js';
 
 export const MAX_K = 100;
@@ -27,7 +27,7 @@ export class SearchService {
     },
   ) {}
 
-  async byImageId(imageId: string, k: number, collection?: string): Promise<NeighborHit[]> {
+  async byImageId(imageId: string, k: number, collection?: string, where?: MetadataFilter): Promise<NeighborHit[]> {
     validateK(k);
     const image = await this.deps.images.findById(imageId);
     if (!image) throw new NotFoundError(`No image with id ${imageId}.`);
@@ -36,11 +36,17 @@ export class SearchService {
     if (!model || !vector) {
       throw new InvalidInputError(`Image ${imageId} has no vector yet (status ${image.status}); try again when it is READY.`);
     }
-    return this.deps.vectors.nearest({ vector, model, k, collection: collection ?? image.collection, excludeImageId: imageId });
+    return this.deps.vectors.nearest({ vector, model, k, collection: collection ?? image.collection, excludeImageId: imageId, where });
   }
 
-  async byUpload(bytes: Buffer, k: number, collection?: string): Promise<NeighborHit[]> {
+  async byUpload(bytes: Buffer, k: number, collection?: string, where?: MetadataFilter): Promise<NeighborHit[]> {
     validateK(k);
+    const { vector, model } = await this.embedUpload(bytes);
+    return this.deps.vectors.nearest({ vector, model, k, collection, where });
+  }
+
+  /** A worker embeds the picture (the model lives there) and hands back the vector; nothing is kept. */
+  async embedUpload(bytes: Buffer): Promise<{ vector: Float32Array; model: string }> {
     const { objects, codec, queue, limits } = this.deps;
     if (bytes.length > limits.maxBytes) throw new InvalidInputError(`The file is larger than the ${limits.maxBytes} byte upload limit.`);
     const info = await codec.inspect(bytes, { maxPixels: limits.maxPixels });
@@ -48,10 +54,23 @@ export class SearchService {
     const objectKey = `queries/${randomUUID()}`;
     await objects.put(objectKey, bytes, info.contentType);
     try {
-      const { vector, model } = await queue.embedQueryImage({ v: 1, objectKey }, this.deps.queryTimeoutMs);
-      return this.deps.vectors.nearest({ vector, model, k, collection });
+      return await queue.embedQueryImage({ v: 1, objectKey }, this.deps.queryTimeoutMs);
     } finally {
       await objects.delete(objectKey).catch(() => {});
     }
   }
+}
+
+/** A metadata filter from a client: an object of at most 16 keys with string, number or boolean values. */
+export function validateWhere(where: unknown): MetadataFilter | undefined {
+  if (where === undefined || where === null) return undefined;
+  if (typeof where !== 'object' || Array.isArray(where)) throw new InvalidInputError('where must be an object such as {"part": "bolt"}.');
+  const entries = Object.entries(where);
+  if (entries.length > 16) throw new InvalidInputError('where takes at most 16 keys.');
+  for (const [key, value] of entries) {
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new InvalidInputError(`where.${key} must be a string, number or boolean, got ${JSON.stringify(value)}.`);
+    }
+  }
+  return where as MetadataFilter;
 }

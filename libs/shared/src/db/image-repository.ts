@@ -93,6 +93,10 @@ export class SqlImageRepository implements ImageRepository {
       params.push(filter.label);
       where.push(`label = $${params.length}`);
     }
+    if (filter.sha256 !== undefined) {
+      params.push(filter.sha256.toLowerCase());
+      where.push(`sha256 = $${params.length}`);
+    }
     const countRows = await this.db.query<{ n: string | number }>(
       `SELECT count(*) AS n FROM images${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
       params,
@@ -122,6 +126,16 @@ export class SqlImageRepository implements ImageRepository {
       status,
       error,
     ]);
+  }
+
+  async setLabel(id: string, label: string | null): Promise<ImageRecord | null> {
+    if (!isImageId(id)) return null;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.query<ImageRow>('UPDATE images SET label = $2, updated_at = clock_timestamp() WHERE id = $1 RETURNING *', [id, label]);
+      // The copies beside the vectors are what the next kNN vote reads.
+      if (row) await tx.query('UPDATE image_embeddings SET label = $2 WHERE image_id = $1', [id, label]);
+      return row ? toRecord(row) : null;
+    });
   }
 
   async delete(id: string): Promise<void> {

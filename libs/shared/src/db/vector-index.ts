@@ -59,10 +59,10 @@ export class PgVectorIndex implements VectorIndex {
     const d = this.dimensionOf(model);
     if (vector.length !== d) throw new Error(`Model ${model} makes ${d}-d vectors, got ${vector.length}`);
     await this.db.query(
-      `INSERT INTO image_embeddings (image_id, model, collection, label, embedding)
-       SELECT id, $2, collection, label, $3::vector FROM images WHERE id = $1
+      `INSERT INTO image_embeddings (image_id, model, collection, label, metadata, embedding)
+       SELECT id, $2, collection, label, metadata, $3::vector FROM images WHERE id = $1
        ON CONFLICT (image_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, label = EXCLUDED.label,
-         created_at = clock_timestamp()`,
+         metadata = EXCLUDED.metadata, created_at = clock_timestamp()`,
       [imageId, model, pgvector.toSql(Array.from(vector))],
     );
   }
@@ -89,6 +89,10 @@ export class PgVectorIndex implements VectorIndex {
       where.push(`image_id <> $${params.length}`);
     }
     if (query.labelledOnly) where.push('label IS NOT NULL');
+    if (query.where !== undefined && Object.keys(query.where).length > 0) {
+      params.push(JSON.stringify(query.where));
+      where.push(`metadata @> $${params.length}::jsonb`);
+    }
     const distance = `embedding::vector(${d}) <=> $1::vector(${d})`;
     const sql = `WITH hits AS MATERIALIZED (
         SELECT image_id, label, ${distance} AS distance FROM image_embeddings
