@@ -70,6 +70,17 @@ test('leave-one-out through the API equals an exact leave-one-out on the stored 
   assert.equal(majority.data.evaluation.results[0].correct, scoreLeaveOneOut(exactLeaveOneOutCases(items, 5), [5], 'majority')[0].correct);
 });
 
+test('the raw-pixel baseline is the same leave-one-out on the originals\' pixels', async () => {
+  const res = await service.gql('{ evaluation(collection: "eval", k: [1], baseline: true) { evaluated baseline { k total correct } } }');
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  const { baseline, evaluated } = res.data.evaluation;
+  assert.equal(baseline[0].total, evaluated);
+  // Each picture's darker twin is its nearest in pixels too (cosine ignores overall brightness).
+  assert.equal(baseline[0].correct, evaluated);
+  const without = await service.gql('{ evaluation(collection: "eval") { baseline { k } } }');
+  assert.equal(without.data.evaluation.baseline, null);
+});
+
 test('bad arguments are refused with a clear message; an unknown collection evaluates nothing', async () => {
   for (const k of [[0], [101], [], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]) {
     const res = await service.gql(EVALUATION, { k });

@@ -127,12 +127,19 @@ export function createResolvers(deps: ApiDeps) {
         }),
       model: () => deps.activeModel(),
       reembedding: (_: unknown, args: { id?: string | null }) => guard(() => deps.reembed.get(args.id ?? undefined)),
-      evaluation: (_: unknown, args: { collection: string; k?: number[]; vote?: 'MAJORITY' | 'SIMILARITY'; groupBy?: string | null }) =>
+      evaluation: (
+        _: unknown,
+        args: { collection: string; k?: number[]; vote?: 'MAJORITY' | 'SIMILARITY'; groupBy?: string | null; baseline?: boolean },
+      ) =>
         guard(async () => {
-          const weighting = args.vote === 'MAJORITY' ? 'majority' : 'similarity';
-          const report = await deps.evaluation.leaveOneOut(args.collection, args.k ?? [1, 5], weighting, args.groupBy ?? undefined);
+          const report = await deps.evaluation.leaveOneOut(args.collection, {
+            ks: args.k ?? [1, 5],
+            weighting: args.vote === 'MAJORITY' ? 'majority' : 'similarity',
+            groupBy: args.groupBy ?? undefined,
+            baseline: args.baseline ?? false,
+          });
           // Images are resolved in one read for the whole report, not one per misclassification.
-          const all = [...report.results, ...report.groups.flatMap((g) => g.results)];
+          const all = [...report.results, ...report.groups.flatMap((g) => g.results), ...(report.baseline ?? [])];
           const ids = all.flatMap((r) => r.misclassified.flatMap((m) => [m.imageId, ...(m.nearest ? [m.nearest.imageId] : [])]));
           const rows = new Map((await images.findByIds([...new Set(ids)])).map((r) => [r.id, r]));
           const withImages = (scores: KScore[]) =>
@@ -146,7 +153,12 @@ export function createResolvers(deps: ApiDeps) {
                   nearest: m.nearest && rows.has(m.nearest.imageId) ? { image: rows.get(m.nearest.imageId), distance: m.nearest.distance } : null,
                 })),
             }));
-          return { ...report, results: withImages(report.results), groups: report.groups.map((g) => ({ ...g, results: withImages(g.results) })) };
+          return {
+            ...report,
+            results: withImages(report.results),
+            groups: report.groups.map((g) => ({ ...g, results: withImages(g.results) })),
+            baseline: report.baseline && withImages(report.baseline),
+          };
         }),
     },
     Mutation: {

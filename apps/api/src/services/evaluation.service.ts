@@ -1,7 +1,7 @@
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
-import { type KScore, type LeaveOneOutCase, scoreLeaveOneOut } from '@lookalike/shared/domain/evaluation';
+import { exactLeaveOneOutCases, type KScore, type LabelledVector, type LeaveOneOutCase, scoreLeaveOneOut } from '@lookalike/shared/domain/evaluation';
 import type { VoteWeighting } from '@lookalike/shared/domain/knn';
-import type { ImageRepository, VectorIndex } from '@lookalike/shared/ports';
+import type { ImageCodec, ImageRepository, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
 import { MAX_K, validateK } from './search.service.js';
 import { validateCollection } from './upload-image.service.js';
 
@@ -15,7 +15,20 @@ export interface EvaluationReport {
   results: KScore[];
   /** With groupBy: the same per metadata value (neighbours were restricted to the image's own value). */
   groups: { value: string; evaluated: number; results: KScore[] }[];
+  /** The same leave-one-out with exact cosine kNN on raw pixels (BASELINE_SIZE² RGB): what the model adds. */
+  baseline: KScore[] | null;
 }
+
+export interface EvaluationOptions {
+  ks: readonly number[];
+  weighting?: VoteWeighting;
+  groupBy?: string;
+  baseline?: boolean;
+}
+
+/** Pixels per side for the raw-pixel baseline: MNIST's 28 rounded up; small enough to hold thousands. */
+export const BASELINE_SIZE = 32;
+const BASELINE_MAX_IMAGES = 20_000;
 
 /**
  * Leave-one-out over a stored collection: each labelled image is classified by the others through
@@ -26,11 +39,15 @@ export class EvaluationService {
     private readonly deps: {
       images: ImageRepository;
       vectors: VectorIndex;
+      objects: ObjectStore;
+      codec: ImageCodec;
+      maxPixels: number;
       model: () => Promise<string | null>;
     },
   ) {}
 
-  async leaveOneOut(collection: string, ks: readonly number[], weighting: VoteWeighting = 'similarity', groupBy?: string): Promise<EvaluationReport> {
+  async leaveOneOut(collection: string, options: EvaluationOptions): Promise<EvaluationReport> {
+    const { ks, weighting = 'similarity', groupBy } = options;
     validateCollection(collection);
     if (groupBy !== undefined && (groupBy === '' || groupBy.length > 128)) throw new InvalidInputError('groupBy names a metadata key (1 to 128 characters).');
     if (ks.length === 0 || ks.length > 10) throw new InvalidInputError('Give 1 to 10 values of k.');
@@ -38,7 +55,7 @@ export class EvaluationService {
     const model = await this.deps.model();
     if (!model) throw new InvalidInputError('No worker has announced a model yet: start a worker first.');
     const kMax = Math.min(MAX_K, Math.max(...ks));
-    const cases: (LeaveOneOutCase & { group?: string })[] = [];
+    const cases: (LeaveOneOutCase & { group?: string; objectKey: string })[] = [];
     let skipped = 0;
     let after: string | undefined;
     do {
@@ -54,7 +71,7 @@ export class EvaluationService {
         }
         const where = groupBy === undefined ? undefined : { [groupBy]: value as string | number | boolean };
         const neighbors = await this.deps.vectors.nearest({ vector, model, k: kMax, collection, excludeImageId: image.id, labelledOnly: true, where });
-        cases.push({ imageId: image.id, label: image.label, neighbors, group: value === undefined ? undefined : String(value) });
+        cases.push({ imageId: image.id, label: image.label, neighbors, group: value === undefined ? undefined : String(value), objectKey: image.objectKey });
       }
       after = page.hasNextPage ? page.images.at(-1)?.id : undefined;
     } while (after);
@@ -63,6 +80,25 @@ export class EvaluationService {
       const inGroup = cases.filter((c) => c.group === value);
       return { value, evaluated: inGroup.length, results: scoreLeaveOneOut(inGroup, sortedKs, weighting) };
     });
-    return { collection, model, evaluated: cases.length, skipped, results: scoreLeaveOneOut(cases, sortedKs, weighting), groups };
+    const baseline = options.baseline ? await this.pixelBaseline(cases, kMax, sortedKs, weighting) : null;
+    return { collection, model, evaluated: cases.length, skipped, results: scoreLeaveOneOut(cases, sortedKs, weighting), groups, baseline };
+  }
+
+  /** Exact leave-one-out on the originals' pixels, over the same images and within the same groups. */
+  private async pixelBaseline(
+    cases: readonly (LeaveOneOutCase & { group?: string; objectKey: string })[],
+    kMax: number,
+    ks: readonly number[],
+    weighting: VoteWeighting,
+  ): Promise<KScore[]> {
+    if (cases.length > BASELINE_MAX_IMAGES) throw new InvalidInputError(`The pixel baseline takes at most ${BASELINE_MAX_IMAGES} images.`);
+    const items: (LabelledVector & { group?: string })[] = [];
+    for (const c of cases) {
+      const rgb = await this.deps.codec.toRgb(await this.deps.objects.get(c.objectKey), BASELINE_SIZE, { maxPixels: this.deps.maxPixels });
+      items.push({ id: c.imageId, label: c.label, vector: Float32Array.from(rgb.data), group: c.group });
+    }
+    const groups = [...new Set(items.map((i) => i.group))];
+    const baselineCases = groups.flatMap((g) => exactLeaveOneOutCases(items.filter((i) => i.group === g), kMax));
+    return scoreLeaveOneOut(baselineCases, ks, weighting);
   }
 }
