@@ -44,7 +44,13 @@ export async function startWorker(config: Config, infra: Infrastructure, model: 
     log,
   };
   const ingest = new EmbedImageService(deps);
-  const coordinator = new ReembedCoordinator({ ...deps, model: embedder.info, queue, retiredGraceMs: config.RETIRED_VECTORS_GRACE_MS });
+  const coordinator = new ReembedCoordinator({
+    ...deps,
+    model: embedder.info,
+    queue,
+    retiredGraceMs: config.RETIRED_VECTORS_GRACE_MS,
+    staleImageMs: config.STALE_IMAGE_MS,
+  });
   const role = await coordinator.start();
   const worker = new EmbedWorker(
     infra.blockingRedis(),

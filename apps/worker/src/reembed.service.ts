@@ -90,9 +90,12 @@ export class ReembedImageService {
 
 export interface ReembedCoordinatorDeps {
   model: ModelInfo;
+  images: Pick<ImageRepository, 'findStale'>;
+  /** QUEUED/PROCESSING images untouched this long have their job looked at, and re-queued if it is gone. */
+  staleImageMs: number;
   models: ModelRegistry;
   reembeddings: ReembeddingRepository;
-  queue: Pick<JobQueue, 'enqueueReembedImages'>;
+  queue: Pick<JobQueue, 'enqueueReembedImages' | 'requeueEmbedImage'>;
   events: EventBus;
   /** How long a retired model's vectors outlive the switch, for searches that began before it. */
   retiredGraceMs: number;
@@ -102,9 +105,10 @@ export interface ReembedCoordinatorDeps {
 }
 
 /**
- * Keeps re-embeddings moving: at start-up and then periodically it (re)enqueues what is pending for
- * this worker's model (so a restart half-way resumes), completes re-embeddings with nothing left,
- * re-queues READY images that lack a vector of the active model, and purges retired vectors.
+ * The worker's sweeper. At start-up and then periodically it (re)enqueues what is pending for this
+ * worker's model (so a restart half-way resumes), completes re-embeddings with nothing left,
+ * re-queues READY images that lack a vector of the active model and QUEUED/PROCESSING images whose
+ * job is gone, and purges retired vectors.
  */
 export class ReembedCoordinator {
   private timer?: NodeJS.Timeout;
@@ -143,6 +147,12 @@ export class ReembedCoordinator {
         this.deps.log?.('re-queueing READY images without a vector of the active model', { count: missing.length });
         await queue.enqueueReembedImages(missing.map((imageId) => ({ v: 1, imageId, model: model.id, reembeddingId: null })));
       }
+      // A job lost with Redis' data (no AOF, a flushed database) leaves its image waiting forever.
+      let requeued = 0;
+      for (const imageId of await this.deps.images.findStale(this.deps.staleImageMs, 1000)) {
+        if (await queue.requeueEmbedImage({ v: 1, imageId })) requeued++;
+      }
+      if (requeued > 0) this.deps.log?.('re-queued images whose job was lost', { count: requeued });
     }
     const purged = await models.purgeRetired(this.deps.retiredGraceMs);
     if (purged.length > 0) this.deps.log?.('deleted the vectors of retired models', { models: purged });

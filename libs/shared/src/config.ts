@@ -50,6 +50,8 @@ const schema = z
     REEMBED_SWEEP_MS: int(100).default(30_000),
     /** A retired model's vectors are deleted this long after the switch (searches already running finish on them). */
     RETIRED_VECTORS_GRACE_MS: int(0).default(30_000),
+    /** A QUEUED/PROCESSING image untouched this long gets its job checked, and re-queued when it was lost. */
+    STALE_IMAGE_MS: int(1000).default(600_000),
     JOB_ATTEMPTS: int(1, 100).default(5),
     JOB_BACKOFF_MS: int(0).default(1000),
     QUERY_TIMEOUT_MS: int(100).default(60_000),

@@ -29,6 +29,8 @@ export interface ImageRepository {
   /** Keyset pagination, newest first; `after` is the id of the last image of the previous page. */
   list(filter: ImageListFilter, first: number, after?: string): Promise<ImagePage>;
   setStatus(id: string, status: ImageStatus, error?: string | null): Promise<void>;
+  /** QUEUED or PROCESSING, untouched for `olderThanMs`: maybe their job was lost. */
+  findStale(olderThanMs: number, limit: number): Promise<string[]>;
   /** Also relabels the image's vectors, so the next classification sees the new label. Null: no such image. */
   setLabel(id: string, label: string | null): Promise<ImageRecord | null>;
   delete(id: string): Promise<void>;
@@ -200,6 +202,8 @@ export interface ReembedImagePayload {
 
 export interface JobQueue {
   enqueueEmbedImage(payload: EmbedImagePayload): Promise<void>;
+  /** Enqueues the image's job again unless it is waiting, delayed or running; true when it did. */
+  requeueEmbedImage(payload: EmbedImagePayload): Promise<boolean>;
   /** Idempotent per re-embedding and image: enqueueing the same image twice makes one job. */
   enqueueReembedImages(payloads: readonly ReembedImagePayload[]): Promise<void>;
   /** Enqueues a high-priority job and waits for the worker's vector. */

@@ -128,6 +128,15 @@ export class SqlImageRepository implements ImageRepository {
     ]);
   }
 
+  async findStale(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM images WHERE status IN ('QUEUED', 'PROCESSING')
+         AND updated_at < clock_timestamp() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2`,
+      [olderThanMs / 1000, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async setLabel(id: string, label: string | null): Promise<ImageRecord | null> {
     if (!isImageId(id)) return null;
     return this.db.transaction(async (tx) => {

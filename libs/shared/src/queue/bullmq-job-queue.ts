@@ -31,13 +31,25 @@ export class BullmqJobQueue implements JobQueue {
   async enqueueEmbedImage(payload: EmbedImagePayload): Promise<void> {
     await this.queue.add(JobName.EmbedImage, payload, {
       // One job per image: a double enqueue (retry of a request, sweeper) is a no-op.
-      jobId: `embed-${payload.imageId}`,
+      jobId: embedJobId(payload.imageId),
       priority: JobPriority[JobName.EmbedImage],
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.backoffMs },
       removeOnComplete: { age: 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     });
+  }
+
+  async requeueEmbedImage(payload: EmbedImagePayload): Promise<boolean> {
+    const job = await this.queue.getJob(embedJobId(payload.imageId));
+    if (job) {
+      const state = await job.getState();
+      if (['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'].includes(state)) return false;
+      // A finished job keeps its id for a while, and an add with that id would be a no-op.
+      await job.remove();
+    }
+    await this.enqueueEmbedImage(payload);
+    return true;
   }
 
   async enqueueReembedImages(payloads: readonly ReembedImagePayload[]): Promise<void> {
@@ -94,4 +106,8 @@ export class BullmqJobQueue implements JobQueue {
 export function reembedJobId(payload: ReembedImagePayload): string {
   const scope = payload.reembeddingId ?? createHash('sha256').update(payload.model).digest('hex').slice(0, 16);
   return `reembed-${scope}-${payload.imageId}`;
+}
+
+export function embedJobId(imageId: string): string {
+  return `embed-${imageId}`;
 }
