@@ -10,13 +10,20 @@ export function modelCacheDir(config: Config): string {
 
 /** The model runtime, chosen by config. Random weights are named so in the model id and warned of. */
 export async function createEmbedder(config: Config, warn: (message: string) => void = console.warn): Promise<Embedder> {
-  const weights = await resolveWeightsFile({ spec: config.MODEL_WEIGHTS, preset: config.MODEL, cacheDir: modelCacheDir(config) });
+  const cacheDir = modelCacheDir(config);
+  const weights = await resolveWeightsFile({ spec: config.MODEL_WEIGHTS, preset: config.MODEL, cacheDir });
   if (weights.warning) warn(weights.warning);
-  return ThreadEmbedder.create({
+  const embedder = await ThreadEmbedder.create({
     preset: config.MODEL,
     seed: config.MODEL_SEED,
-    backend: config.MODEL_BACKEND,
+    runtime: config.MODEL_RUNTIME,
+    threads: config.MODEL_THREADS,
+    // Converted ONNX graphs live beside the weights, keyed by model id.
+    cacheDir,
     weightsFile: weights.file,
     preprocessing: { resize: config.MODEL_RESIZE, crop: config.MODEL_CROP },
   });
+  // `auto` fell back from a faster runtime: say why, it usually means a missing package or driver.
+  for (const reason of embedder.startup.skipped) warn(`MODEL_RUNTIME=auto skipped ${reason}`);
+  return embedder;
 }

@@ -3,18 +3,45 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { RgbImage } from '@lookalike/shared/domain/image';
-import { buildDenseNet, denseNetDimension, denseNetModelId, type DenseNetConfig } from './densenet.js';
+import { buildDenseNet, denseNetDimension, type DenseNetConfig } from './densenet.js';
+import { resolveModelWeights, RuntimeUnavailableError, type ModelRuntime, type RuntimeName } from './model-runtime.js';
 import { preprocessImage } from './preprocess.js';
 import { applyNamedWeights } from './weights/apply.js';
-import { loadWeightsFile } from './weights/load-file.js';
 
-export type BackendName = 'wasm' | 'cpu';
+/** tfjs backends: the two in package.json, and the two native ones that are used when installed. */
+export type BackendName = 'wasm' | 'cpu' | 'node' | 'node-gpu';
+
+const NATIVE_PACKAGES = { node: '@tensorflow/tfjs-node', 'node-gpu': '@tensorflow/tfjs-node-gpu' } as const;
 
 let backendReady: Promise<BackendName> | undefined;
+
+/**
+ * tfjs-node(-gpu) download libtensorflow when installed, so they are not dependencies: they are
+ * imported when present (they register the 'tensorflow' backend on the shared tfjs engine).
+ */
+async function startNative(backend: 'node' | 'node-gpu'): Promise<BackendName> {
+  const pkg = NATIVE_PACKAGES[backend];
+  try {
+    await import(/* a variable keeps TypeScript from resolving a package that is usually absent */ pkg as string);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') {
+      throw new RuntimeUnavailableError(
+        `tfjs-${backend} needs ${pkg}, which is not installed. Install ${pkg}@4.22.0 (its install step downloads libtensorflow` +
+          `${backend === 'node-gpu' ? ' 2.9.1 GPU, which needs CUDA 11.2 and cuDNN 8.1' : ''}); or pick another MODEL_RUNTIME.`,
+      );
+    }
+    throw new RuntimeUnavailableError(`tfjs-${backend}: ${pkg} is installed but failed to load: ${e.message}`);
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new RuntimeUnavailableError(`tfjs-${backend}: the tensorflow backend did not start`);
+  await tf.ready();
+  return backend;
+}
 
 async function selectBackend(preferred: BackendName): Promise<BackendName> {
   // The cpu backend greets Node users on first use; prod mode silences tfjs' console warnings.
   tf.enableProdMode();
+  if (preferred === 'node' || preferred === 'node-gpu') return startNative(preferred);
   if (preferred === 'wasm') {
     try {
       // Point emscripten at the .wasm files on disk rather than relying on where the bundle lives.
@@ -35,11 +62,29 @@ async function selectBackend(preferred: BackendName): Promise<BackendName> {
 
 /**
  * Starts a tfjs backend once per thread (tfjs' backend is global state). Later calls get the
- * backend that actually started, whatever they asked for.
+ * backend that actually started, whatever they asked for. A backend that failed to start
+ * (tfjs-node missing) is not remembered, so the caller may try another.
  */
 export function initBackend(preferred: BackendName = 'wasm'): Promise<BackendName> {
-  backendReady ??= selectBackend(preferred);
+  backendReady ??= selectBackend(preferred).catch((error: unknown) => {
+    backendReady = undefined;
+    throw error;
+  });
   return backendReady;
+}
+
+/**
+ * Some backend to build a model on when this thread's runtime is not tfjs (the ONNX converter):
+ * cpu, without claiming the thread, so a tfjs runtime started later still gets the backend it asks for.
+ */
+export async function ensureScratchBackend(): Promise<void> {
+  if (backendReady) {
+    await backendReady;
+    return;
+  }
+  tf.enableProdMode();
+  // setBackend, not getBackend: the latter would start the highest-priority backend (wasm) first.
+  if (!(await tf.setBackend('cpu'))) throw new Error('tfjs could not start the cpu backend');
 }
 
 export interface RuntimeOptions extends DenseNetConfig {
@@ -49,7 +94,7 @@ export interface RuntimeOptions extends DenseNetConfig {
 }
 
 /** A DenseNet feature extractor on tfjs. Synchronous and CPU-bound: run it off the main thread. */
-export class EmbeddingRuntime {
+export class EmbeddingRuntime implements ModelRuntime {
   private constructor(
     private readonly model: tf.LayersModel,
     readonly modelId: string,
@@ -62,21 +107,30 @@ export class EmbeddingRuntime {
 
   static async create(options: RuntimeOptions): Promise<EmbeddingRuntime> {
     const backend = await initBackend(options.backend);
-    const model = buildDenseNet(options);
-    const randomId = denseNetModelId(options);
-    if (!options.weightsFile) {
-      return new EmbeddingRuntime(model, randomId, denseNetDimension(options), options.inputSize, backend, false, `random (seed ${options.seed})`);
+    // The backend is per thread: asking for a native one in a thread that already runs another
+    // must not quietly run elsewhere (wasm → cpu is the one documented fallback).
+    const wanted = options.backend ?? 'wasm';
+    if (backend !== wanted && wanted !== 'wasm') {
+      throw new RuntimeUnavailableError(`tfjs-${wanted} was asked for, but this thread already runs tfjs-${backend}`);
     }
+    const weights = await resolveModelWeights(options);
+    const model = buildDenseNet(options);
     try {
-      const loaded = await loadWeightsFile(options.weightsFile);
-      applyNamedWeights(model, loaded.weights);
-      // The architecture part of the id stays; the weights part names the file's digest.
-      const id = `${randomId.split(':')[0]}:${loaded.tag}`;
-      return new EmbeddingRuntime(model, id, denseNetDimension(options), options.inputSize, backend, loaded.pretrained, loaded.source);
+      if (weights.weights) applyNamedWeights(model, weights.weights);
     } catch (error) {
       model.dispose();
       throw error;
     }
+    return new EmbeddingRuntime(model, weights.modelId, denseNetDimension(options), options.inputSize, backend, weights.pretrained, weights.weightsSource);
+  }
+
+  get name(): RuntimeName {
+    return `tfjs-${this.backend}`;
+  }
+
+  /** No thread count: tfjs-wasm runs single-threaded in Node (its thread pool does not work there), tfjs-cpu is plain JS. */
+  get description(): string {
+    return this.name;
   }
 
   /** One L2-normalised vector per image; images must already be inputSize×inputSize RGB. */

@@ -4,17 +4,27 @@ import type { Embedder, ModelInfo, Preprocessing } from '@lookalike/shared/ports
 import type { DenseNetPreset } from './densenet.js';
 import { DEFAULT_PREPROCESSING, withPreprocessing } from './model-id.js';
 import { assertRgbImage } from './preprocess.js';
-import type { BackendName } from './runtime.js';
-import { deserializeError, type EmbedRequest, type ThreadInit, type ThreadMessage } from './thread-protocol.js';
+import type { RuntimeChoice } from './model-runtime.js';
+import { deserializeError, type EmbedRequest, type ThreadInit, type ThreadMessage, type ThreadStartup } from './thread-protocol.js';
 
 export interface ThreadEmbedderOptions {
   preset: DenseNetPreset;
   /** Seed of the random weights; defaults to 1. */
   seed?: number;
-  /** Preferred tfjs backend; defaults to wasm, falls back to cpu if wasm cannot start. */
-  backend?: BackendName;
+  /**
+   * `auto` (default): the fastest runtime that starts here (see autoRuntimeOrder); or one of
+   * onnx-cpu, onnx-cuda, tfjs-node-gpu, tfjs-node, tfjs-wasm (falls back to tfjs-cpu if wasm cannot
+   * start), tfjs-cpu: then a runtime that cannot start is an error.
+   */
+  runtime?: RuntimeChoice;
+  /** ONNX Runtime intra-op threads; default 1. The tfjs runtimes ignore it. */
+  threads?: number;
+  /** Where converted ONNX graphs are cached by model id; unset: converted in memory at every start. */
+  cacheDir?: string;
   /** A Keras .h5 or tfjs model.json on local disk; unset: seeded random weights. */
   weightsFile?: string;
+  /** Run one image in the thread before create() resolves, so the first real call is not slow; default true. */
+  warmup?: boolean;
   /** Resize and crop before the model; defaults to bilinear, no crop (Keras' own resize). */
   preprocessing?: Preprocessing;
 }
@@ -28,8 +38,8 @@ interface Pending {
 const THREAD_ENTRY = new URL('./embed-thread-boot.mjs', import.meta.url);
 
 /**
- * Embedder whose model lives in a worker thread: a DenseNet121 forward pass takes hundreds of
- * milliseconds of pure CPU, which must not stall the caller's event loop (HTTP, queues, timers).
+ * Embedder whose model lives in a worker thread: a DenseNet121 forward pass takes 25–200 ms of
+ * pure CPU (ONNX Runtime's run() is synchronous too), which must not stall the caller's event loop.
  */
 export class ThreadEmbedder implements Embedder {
   private readonly pending = new Map<number, Pending>();
@@ -39,8 +49,10 @@ export class ThreadEmbedder implements Embedder {
   private constructor(
     private readonly worker: Worker,
     readonly info: ModelInfo,
-    /** Milliseconds the warm-up image took in the thread (the first call is the slowest). */
+    /** Milliseconds the warm-up image took in the thread (the first call is the slowest); 0 without warm-up. */
     readonly warmupMs: number,
+    /** Which runtime started, what `auto` skipped and why, where the ONNX graph came from. */
+    readonly startup: ThreadStartup,
   ) {
     worker.on('message', (msg: ThreadMessage) => this.onMessage(msg));
     worker.on('error', (err) => this.fail(err));
@@ -51,7 +63,15 @@ export class ThreadEmbedder implements Embedder {
 
   /** Starts the thread, builds the model and runs one warm-up image before resolving. */
   static async create(options: ThreadEmbedderOptions): Promise<ThreadEmbedder> {
-    const init: ThreadInit = { preset: options.preset, seed: options.seed ?? 1, backend: options.backend ?? 'wasm', weightsFile: options.weightsFile };
+    const init: ThreadInit = {
+      preset: options.preset,
+      seed: options.seed ?? 1,
+      runtime: options.runtime ?? 'auto',
+      threads: options.threads ?? 1,
+      cacheDir: options.cacheDir,
+      weightsFile: options.weightsFile,
+      warmup: options.warmup ?? true,
+    };
     const worker = new Worker(THREAD_ENTRY, { workerData: init });
     // Startup listeners are removed one by one: Worker keeps internal listeners of its own, and
     // removeAllListeners() would silently cut the message channel.
@@ -71,7 +91,7 @@ export class ThreadEmbedder implements Embedder {
       });
       const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
       const info = { ...ready.info, id: withPreprocessing(ready.info.id, preprocessing), preprocessing };
-      return new ThreadEmbedder(worker, info, ready.warmupMs);
+      return new ThreadEmbedder(worker, info, ready.warmupMs, ready.startup);
     } catch (err) {
       await worker.terminate();
       throw err;

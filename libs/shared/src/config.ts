@@ -17,6 +17,8 @@ const schema = z
     /** Postgres with pgvector. Unset: embedded PGlite under DATA_DIR/pgdata. */
     DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_SIZE: int(1, 200).default(10),
+    /** false: leave migrations to `npm run migrate` (compose/k8s one-shot job) and wait until they have run. */
+    MIGRATE_ON_START: bool.default(true),
     /** Unset: the launcher starts a local redis-server under DATA_DIR/redis. */
     REDIS_URL: z.string().url().optional(),
     S3_ENDPOINT: z.string().url().optional(),
@@ -38,7 +40,12 @@ const schema = z
     /** `nearest` matches Keras' load_img exactly; `bilinear` is Keras' image resize default. */
     MODEL_RESIZE: z.enum(['bilinear', 'nearest']).default('bilinear'),
     MODEL_CROP: z.enum(['none', 'center']).default('none'),
-    MODEL_BACKEND: z.enum(['wasm', 'cpu']).default('wasm'),
+    /** `auto`: the fastest that starts here (onnx-cpu, tfjs-node, tfjs-wasm, tfjs-cpu; GPU ones first when an NVIDIA GPU is seen). */
+    MODEL_RUNTIME: z.enum(['auto', 'onnx-cpu', 'onnx-cuda', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']).default('auto'),
+    /** ONNX Runtime intra-op threads per model host. */
+    MODEL_THREADS: int(1, 256).default(1),
+    /** Worker probes (GET /healthz, /readyz) on this port; unset: none (several workers on one machine). */
+    WORKER_HTTP_PORT: int(0, 65535).optional(),
     /** Jobs a worker holds at once; they feed the batcher, so at least EMBED_BATCH. */
     WORKER_CONCURRENCY: int(1, 256).default(8),
     /** Most images per model call, and how long the first image of a batch waits for more. */
