@@ -91,8 +91,11 @@ test('switching from random to file weights: search never mixes models, a restar
   const seen: { model: string; answer: Answer }[] = [];
   let restarted = false;
   for (;;) {
+    // The switch may land between reading the model and searching: keep only probes that saw one model.
     const model = await activeModel();
-    seen.push({ model, answer: await answer(probe) });
+    const probeAnswer = await answer(probe);
+    if ((await activeModel()) !== model) continue;
+    seen.push({ model, answer: probeAnswer });
     if (model === newModel) break;
     const { done } = (await service.gql('{ reembedding { done } }')).data.reembedding;
     if (!restarted && done >= 3) {
