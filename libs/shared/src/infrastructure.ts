@@ -7,7 +7,7 @@ import { SharpImageCodec } from './adapters/sharp-image-codec.js';
 import type { Config } from './config.js';
 import { SqlClassificationRepository } from './db/classification-repository.js';
 import { SqlImageRepository } from './db/image-repository.js';
-import { checkPgvector, migrate } from './db/migrate.js';
+import { checkPgvector, migrate, waitForMigrations } from './db/migrate.js';
 import { PgClient } from './db/pg-client.js';
 import { PGliteClient } from './db/pglite-client.js';
 import type { SqlClient } from './db/sql-client.js';
@@ -41,7 +41,8 @@ export async function openDatabase(config: Config, db?: SqlClient): Promise<SqlC
     (config.DATABASE_URL
       ? await PgClient.connect(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
       : await PGliteClient.open(path.join(config.dataDir, 'pgdata')));
-  await migrate(client);
+  if (config.MIGRATE_ON_START) await migrate(client);
+  else await waitForMigrations(client);
   await checkPgvector(client);
   return client;
 }

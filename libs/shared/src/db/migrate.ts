@@ -31,6 +31,27 @@ export async function migrate(db: SqlClient): Promise<string[]> {
   });
 }
 
+/**
+ * For replicas that must not migrate (MIGRATE_ON_START=false: a one-shot job does it): waits until
+ * every migration file has run, so a replica never starts on an old schema.
+ */
+export async function waitForMigrations(db: SqlClient, timeoutMs = 60_000): Promise<void> {
+  const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql'));
+  const started = Date.now();
+  for (;;) {
+    const done = await db
+      .query<{ name: string }>('SELECT name FROM schema_migrations')
+      .then((rows) => new Set(rows.map((r) => r.name)))
+      .catch(() => new Set<string>()); // the table itself may not exist yet
+    const missing = files.filter((f) => !done.has(f));
+    if (missing.length === 0) return;
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`The database schema lacks migrations ${missing.join(', ')}: run \`npm run migrate\` (or start with MIGRATE_ON_START=true).`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** pgvector 0.8 brought iterative index scans, which filtered search relies on. */
 export async function checkPgvector(db: SqlClient): Promise<string> {
   const rows = await db.query<{ extversion: string }>("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
