@@ -1,0 +1,215 @@
+/**
+ * Many processes at once, and the faults they must survive: 2 API and 3 worker processes (real
+ * child processes, `npm run start:api` / `start:worker` as deployed) on one Redis and one database
+ * (PGlite served over the wire by pglite-socket, reached through `pg` as a real Postgres would be;
+ * see helpers/pglite-wire.ts for the two pglite-socket gaps this needed closed).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { freePort, type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
+import { type Client, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { distinctImage } from './fixtures/images.js';
+import { startPgliteWire, stopPgliteWire } from './helpers/pglite-wire.js';
+import { waitFor } from './helpers/service.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+interface Proc {
+  kind: 'api' | 'worker';
+  child: ChildProcess;
+  port: number;
+  output: string[];
+}
+
+describe('2 API and 3 worker processes on one Redis and one database', () => {
+  let dataDir: string;
+  let pglite: PGlite;
+  let socket: PGLiteSocketServer;
+  let pgPort: number;
+  let redis: LocalRedis;
+  let redisPort: number;
+  const procs: Proc[] = [];
+  const clients: Client[] = [];
+  let closing = false;
+  let seed = 1000;
+
+  const env = () => ({
+    ...process.env,
+    MODEL: 'tiny',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`,
+    DATABASE_POOL_SIZE: '3',
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    LOG_LEVEL: 'info',
+    WORKER_LOCK_MS: '2000',
+    JOB_ATTEMPTS: '8',
+    JOB_BACKOFF_MS: '500',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+  });
+
+  async function spawnProc(kind: 'api' | 'worker'): Promise<Proc> {
+    const port = await freePort();
+    const entry = kind === 'api' ? 'apps/api/src/main.ts' : 'apps/worker/src/main.ts';
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...env(), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc: Proc = { kind, child, port, output: [] };
+    child.stdout!.on('data', (d: Buffer) => proc.output.push(d.toString()));
+    child.stderr!.on('data', (d: Buffer) => proc.output.push(d.toString()));
+    procs.push(proc);
+    const ready = kind === 'api' ? 'API listening' : 'worker taking jobs';
+    await waitFor(async () => proc.output.join('').includes(ready) || (child.exitCode !== null && Promise.reject(new Error(`${kind} exited: ${proc.output.join('')}`))), 90_000, `${kind} ready`);
+    return proc;
+  }
+
+  // A process killed by a signal keeps exitCode null: look at both.
+  const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+  const apis = () => procs.filter((p) => p.kind === 'api' && alive(p));
+  const workers = () => procs.filter((p) => p.kind === 'worker' && alive(p));
+
+  async function upload(api: Proc, collection: string, timeoutMs = 30_000): Promise<{ id?: string; error?: string }> {
+    const form = new FormData();
+    form.append('operations', JSON.stringify({ query: 'mutation ($f: Upload!, $c: String) { uploadImage(file: $f, collection: $c, label: "x") { id } }', variables: { f: null, c: collection } }));
+    form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+    form.append('0', new Blob([await distinctImage(seed++)]), 'a.png');
+    try {
+      const res = await fetch(`http://127.0.0.1:${api.port}/graphql`, { method: 'POST', headers: { 'apollo-require-preflight': 'true' }, body: form, signal: AbortSignal.timeout(timeoutMs) });
+      const body = (await res.json()) as any;
+      return body.data?.uploadImage ? { id: body.data.uploadImage.id } : { error: JSON.stringify(body).slice(0, 500) };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+
+  const statuses = async (collection: string) =>
+    (await pglite.query<{ id: string; status: string }>('SELECT id, status FROM images WHERE collection = $1', [collection])).rows;
+  const allReady = (collection: string, n: number, timeoutMs = 90_000) =>
+    waitFor(async () => {
+      const rows = await statuses(collection);
+      return rows.length === n && rows.every((r) => r.status === 'READY');
+    }, timeoutMs, `${n} images of ${collection} READY`);
+
+  function collect(api: Proc, collection: string): string[] {
+    const seen: string[] = [];
+    const client = createClient({ url: `ws://127.0.0.1:${api.port}/graphql`, webSocketImpl: WebSocket, retryAttempts: 20, shouldRetry: () => !closing });
+    clients.push(client);
+    client.subscribe(
+      { query: `subscription { classificationReady(collection: "${collection}") { image { id } } }` },
+      { next: (v: any) => v.data && seen.push(v.data.classificationReady.image.id), error: () => {}, complete: () => {} },
+    );
+    return seen;
+  }
+
+  before(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookalike-fleet-'));
+    pglite = await PGlite.create({ extensions: { vector } });
+    pgPort = await freePort();
+    socket = await startPgliteWire(pglite, pgPort);
+    redisPort = await freePort();
+    redis = await startLocalRedis(path.join(dataDir, 'redis'), { persist: true, port: redisPort });
+    // One process migrates first, as the compose/k8s one-shot job does; the rest find nothing to do.
+    await spawnProc('api');
+    await Promise.all([spawnProc('api'), spawnProc('worker'), spawnProc('worker'), spawnProc('worker')]);
+  });
+
+  after(async () => {
+    // Clients retry through API restarts; once closing, a cut socket must not start another retry.
+    closing = true;
+    for (const c of clients) c.terminate();
+    for (const p of procs) if (alive(p)) p.child.kill('SIGKILL');
+    await redis?.stop();
+    if (socket) await stopPgliteWire(socket);
+    await pglite?.close();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('every upload is classified exactly once; subscribers on either API get every event', async () => {
+    const [a, b] = apis();
+    const seenA = collect(a, 'fleet');
+    const seenB = collect(b, 'fleet');
+    await new Promise((r) => setTimeout(r, 500));
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => upload(i % 2 ? b : a, 'fleet')));
+    const ids = results.map((r) => r.id!);
+    assert.ok(results.every((r) => r.id), JSON.stringify(results.filter((r) => r.error)));
+    assert.equal(new Set(ids).size, 30, 'ids are unique');
+    await allReady('fleet', 30);
+    await waitFor(async () => seenA.length >= 30 && seenB.length >= 30, 30_000, 'events on both APIs');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const seen of [seenA, seenB]) assert.deepEqual([...seen].sort(), [...ids].sort(), 'each image once, no duplicates');
+    const [vectors] = (await pglite.query<{ n: number; d: number }>("SELECT count(*)::int AS n, count(DISTINCT image_id)::int AS d FROM image_embeddings e JOIN images i ON i.id = e.image_id WHERE i.collection = 'fleet'")).rows;
+    assert.deepEqual(vectors, { n: 30, d: 30 }, 'one vector per image');
+    assert.equal(workers().length, 3);
+  });
+
+  test('a worker killed with SIGKILL mid-batch: its jobs are taken up again and finish', async () => {
+    const [a] = apis();
+    const results = await Promise.all(Array.from({ length: 24 }, () => upload(a, 'kill')));
+    assert.ok(results.every((r) => r.id));
+    await waitFor(async () => (await statuses('kill')).some((r) => r.status === 'PROCESSING'), 30_000, 'work under way');
+    const victim = workers()[0];
+    const gone = new Promise((r) => victim.child.once('exit', r));
+    victim.child.kill('SIGKILL');
+    await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('no exit event after SIGKILL')), 10_000))]);
+    await allReady('kill', 24);
+    // A replacement, as the Deployment would start.
+    await spawnProc('worker');
+  });
+
+  test('Redis restarted: API and workers reconnect; uploads in the outage fail cleanly or complete; none is lost', async () => {
+    const [a, b] = apis();
+    const before = await Promise.all(Array.from({ length: 6 }, (_, i) => upload(i % 2 ? a : b, 'redis')));
+    await redis.stop();
+    const during = await Promise.all([upload(a, 'redis', 15_000), upload(b, 'redis', 15_000)]);
+    redis = await startLocalRedis(path.join(dataDir, 'redis'), { persist: true, port: redisPort });
+    const afterRestart = await waitFor(async () => {
+      const r = await upload(a, 'redis');
+      return r.id ? r : null;
+    }, 30_000, 'uploads work again');
+    const accepted = [...before, ...during, afterRestart].filter((r) => r.id);
+    for (const r of during) if (!r.id) assert.match(r.error!, /./, 'a refused upload says why');
+    await allReady('redis', accepted.length, 90_000);
+    const rows = await statuses('redis');
+    assert.equal(rows.length, accepted.length, 'a refused upload left no row');
+  });
+
+  test('the database unavailable for 10 s: jobs retry with backoff and complete', async () => {
+    const [a] = apis();
+    const accepted = await Promise.all(Array.from({ length: 6 }, () => upload(a, 'db')));
+    assert.ok(accepted.every((r) => r.id));
+    await stopPgliteWire(socket);
+    const during = await upload(a, 'db', 15_000);
+    assert.ok(during.error, 'an upload with no database fails cleanly');
+    await new Promise((r) => setTimeout(r, 10_000));
+    socket = await startPgliteWire(pglite, pgPort);
+    await allReady('db', 6, 90_000);
+  });
+
+  test('SIGTERM: a worker finishes its jobs and exits 0; an API drains and exits 0', async () => {
+    const [a] = apis();
+    const results = await Promise.all(Array.from({ length: 12 }, () => upload(a, 'term')));
+    assert.ok(results.every((r) => r.id));
+    await waitFor(async () => (await statuses('term')).some((r) => r.status === 'PROCESSING'), 30_000, 'work under way');
+    const victims = [workers()[0], apis()[1]];
+    const exits = await Promise.all(
+      victims.map((p) => {
+        const exited = new Promise<number | string | null>((resolve) => p.child.once('exit', (code) => resolve(code)));
+        p.child.kill('SIGTERM');
+        return Promise.race([
+          exited,
+          new Promise<string>((r) =>
+            setTimeout(() => r(`still running after 30 s: ${p.child.pid}`), 30_000),
+          ),
+        ]);
+      }),
+    );
+    assert.deepEqual(exits, [0, 0], victims.map((p) => `${p.kind}: ${p.output.join('').slice(-3000)}`).join('\n---\n'));
+    await allReady('term', 12);
+  });
+});
