@@ -28,7 +28,9 @@ if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > 100)) throw new Error('-
 const COLLECTION = 'quality-mnist';
 
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookalike-eval-'));
-const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '' });
+// A scratch database, but the weights the service would use: those fetched into the real DATA_DIR.
+const modelCache = process.env.MODEL_CACHE_DIR || path.join(process.env.DATA_DIR || '.data', 'models');
+const config = loadConfig({ LOG_LEVEL: 'silent', ...process.env, DATA_DIR: dataDir, MODEL_CACHE_DIR: modelCache, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '' });
 const service = await startAllInOne(config, { db: await PGliteClient.open(), warn: (m) => console.warn(m) });
 try {
   const model = service.embedder.info;

@@ -5,7 +5,7 @@ import type { Config } from '@lookalike/shared/config';
 import type { Embedder } from '@lookalike/shared/ports';
 
 export function modelCacheDir(config: Config): string {
-  return path.join(config.dataDir, 'models');
+  return config.MODEL_CACHE_DIR ? path.resolve(config.MODEL_CACHE_DIR) : path.join(config.dataDir, 'models');
 }
 
 /** The model runtime, chosen by config. Random weights are named so in the model id and warned of. */

@@ -40,6 +40,8 @@ const schema = z
     /** `nearest` matches Keras' load_img exactly; `bilinear` is Keras' image resize default. */
     MODEL_RESIZE: z.enum(['bilinear', 'nearest']).default('bilinear'),
     MODEL_CROP: z.enum(['none', 'center']).default('none'),
+    /** Where fetched weights and converted ONNX graphs are kept. Unset: DATA_DIR/models. */
+    MODEL_CACHE_DIR: z.string().min(1).optional(),
     /** `auto`: the fastest that starts here (onnx-cpu, tfjs-node, tfjs-wasm, tfjs-cpu; GPU ones first when an NVIDIA GPU is seen). */
     MODEL_RUNTIME: z.enum(['auto', 'onnx-cpu', 'onnx-cuda', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']).default('auto'),
     /** ONNX Runtime intra-op threads per model host. */
