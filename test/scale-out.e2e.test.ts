@@ -88,8 +88,14 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
     }
   }
 
+  // Bounded, so that a stuck database fails the test instead of hanging it.
   const statuses = async (collection: string) =>
-    (await pglite.query<{ id: string; status: string }>('SELECT id, status FROM images WHERE collection = $1', [collection])).rows;
+    (
+      await Promise.race([
+        pglite.query<{ id: string; status: string }>('SELECT id, status FROM images WHERE collection = $1', [collection]),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the test database did not answer in 20 s')), 20_000).unref()),
+      ])
+    ).rows;
   const allReady = (collection: string, n: number, timeoutMs = 90_000) =>
     waitFor(async () => {
       const rows = await statuses(collection);

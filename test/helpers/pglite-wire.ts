@@ -5,8 +5,11 @@
  * under load (seen here: empty or foreign result rows, then a hang):
  * - an extended-protocol sequence (Parse, Bind, Describe, Execute … Sync) is queued message by
  *   message, so another client's messages ran in between and replaced its unnamed statement;
- * - a failed message left the queue marked busy for ever.
- * `startPgliteWire` keeps a client's sequence together until its Sync, and frees the queue on error.
+ * - a failed message left the queue marked busy for ever;
+ * - a client that disconnected while its message ran left its transaction open, and the queue
+ *   waiting for that client's next message for ever.
+ * `startPgliteWire` keeps a client's sequence together until its Sync, frees the queue on error,
+ * and rolls back what a departed client left open.
  */
 import type { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -35,6 +38,9 @@ export async function startPgliteWire(db: PGlite, port: number, host = '127.0.0.
   const server = new PGLiteSocketServer({ db, port, host, maxConnections: 128 });
   const q = (server as unknown as { queryQueue: QueryQueue }).queryQueue;
   let midSequence = false;
+  // Clients that disconnected: one may go while its message runs, after pglite-socket's own cleanup
+  // looked for its transaction (not yet begun, or not yet marked as its own).
+  const gone = new Set<number>();
   q.processQueue = async function processQueue(this: QueryQueue) {
     if (this.processing) return;
     this.processing = true;
@@ -55,6 +61,14 @@ export async function startPgliteWire(db: PGlite, port: number, host = '127.0.0.
           item.reject(error);
           continue;
         }
+        if (gone.has(item.handlerId)) {
+          // Its client is gone: nobody will send the rest of its sequence or transaction.
+          if (this.db.isInTransaction()) await this.db.exec('ROLLBACK');
+          this.lastHandlerId = null;
+          midSequence = false;
+          item.resolve(bytes);
+          continue;
+        }
         this.lastHandlerId = item.handlerId;
         midSequence = MID_SEQUENCE.has(item.message[0]);
         item.resolve(bytes);
@@ -65,6 +79,7 @@ export async function startPgliteWire(db: PGlite, port: number, host = '127.0.0.
   };
   const clear = q.clearTransactionIfNeeded.bind(q);
   q.clearTransactionIfNeeded = async (handlerId: number) => {
+    gone.add(handlerId);
     // A client gone half-way through a sequence must not hold the queue.
     if (q.lastHandlerId === handlerId) midSequence = false;
     await clear(handlerId);
