@@ -2,14 +2,16 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startApi } from '@lookalike/api/app';
+import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
 import { type Config, loadConfig } from '@lookalike/shared/config';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import type { SqlClient } from '@lookalike/shared/db/sql-client';
 import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
 import { startLocalRedis, type LocalRedis } from '@lookalike/shared/local-redis';
 import type { Embedder } from '@lookalike/shared/ports';
-import { type RunningWorker, startWorker } from '@lookalike/worker/app';
+import { type RunningWorker, startWorker, type WorkerOptions } from '@lookalike/worker/app';
 import { createEmbedder } from '@lookalike/worker/embedder';
+import { startWorkerHttpServer, type WorkerHttpServer } from '@lookalike/worker/http-server';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -20,11 +22,13 @@ export interface TestService {
   db: SqlClient;
   redis: LocalRedis;
   embedder: Embedder;
+  /** The worker's probe and /metrics server, when `WORKER_HTTP_PORT` is in `env` ('0': a free port). */
+  workerHttp?: WorkerHttpServer;
   /**
    * Stops the worker and starts another with `env` on top of the first config (a new model, say);
-   * `wrap` may decorate its embedder (slow it down). Resolves once the new worker takes jobs.
+   * `wrap` may decorate its embedder (slow it down); `options` may give it a logger. Resolves once the new worker takes jobs.
    */
-  replaceWorker(env: Record<string, string>, wrap?: (e: Embedder) => Embedder): Promise<RunningWorker>;
+  replaceWorker(env: Record<string, string>, wrap?: (e: Embedder) => Embedder, options?: WorkerOptions): Promise<RunningWorker>;
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: any[] }>;
   upload<T = any>(query: string, variables: Record<string, unknown>, file: { field: string; bytes: Buffer; name?: string }): Promise<{ data?: T; errors?: any[] }>;
   ws(): Client;
@@ -39,7 +43,14 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   const db = await openDatabase(config, config.DATABASE_URL ? undefined : await PGliteClient.open());
   const infra = await createInfrastructure(config, { db });
   let embedder = await createEmbedder(config);
-  let worker = await startWorker(config, infra, embedder, () => {});
+  // One registry for the worker side, as in a worker process; replaced workers record into it too.
+  const workerMetrics = new PromMetrics();
+  let worker = await startWorker(config, infra, embedder, () => {}, { metrics: workerMetrics });
+  const workerHttp =
+    config.WORKER_HTTP_PORT === undefined
+      ? undefined
+      : await startWorkerHttpServer({ port: config.WORKER_HTTP_PORT, host: config.HOST, metrics: config.METRICS ? workerMetrics : undefined });
+  workerHttp?.markReady();
   const api = await startApi(config, infra);
   const clients: Client[] = [];
   const endpoint = `${api.url}/graphql`;
@@ -52,12 +63,13 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     get embedder() {
       return embedder;
     },
-    async replaceWorker(extra, wrap = (e) => e) {
+    workerHttp,
+    async replaceWorker(extra, wrap = (e) => e, options = {}) {
       await worker.close();
       await embedder.close();
       const next = loadConfig({ ...Object.fromEntries(Object.entries(config).filter(([k, v]) => /^[A-Z_]+$/.test(k) && v !== undefined).map(([k, v]) => [k, String(v)])), ...extra });
       embedder = wrap(await createEmbedder(next));
-      worker = await startWorker(next, infra, embedder, () => {});
+      worker = await startWorker(next, infra, embedder, () => {}, { metrics: workerMetrics, ...options });
       return worker;
     },
     async gql(query, variables) {
@@ -83,6 +95,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       await api.close();
       await worker.close();
       await embedder.close();
+      await workerHttp?.close();
       await infra.close();
       await db.close();
       await redis.stop();

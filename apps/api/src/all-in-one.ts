@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
 import type { Config } from '@lookalike/shared/config';
 import type { SqlClient } from '@lookalike/shared/db/sql-client';
 import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
@@ -36,8 +37,10 @@ export async function startAllInOne(
   const db = await openDatabase(config, options.db);
   const infra = await createInfrastructure(config, { db });
   const embedder = await createEmbedder(config, options.warn);
-  const worker = await startWorker(config, infra, embedder, log);
-  const api = await startApi(config, infra);
+  // One registry for the process: the API's /metrics shows the worker's batches too.
+  const metrics = new PromMetrics();
+  const worker = await startWorker(config, infra, embedder, log, { metrics });
+  const api = await startApi(config, infra, { metrics });
   return {
     url: api.url,
     config,

@@ -8,6 +8,6 @@ import { startApi } from './app.js';
 const config = loadConfig();
 const log = createLogger('api', config.LOG_LEVEL);
 const infra = await createInfrastructure(config);
-const api = await startApi(config, infra);
+const api = await startApi(config, infra, { log });
 log.info({ url: `${api.url}/graphql` }, 'API listening');
 onShutdown([() => api.close(), () => infra.close()], (m) => log.info(m), config.SHUTDOWN_TIMEOUT_MS + 5000);

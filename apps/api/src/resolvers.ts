@@ -1,6 +1,7 @@
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
 import type { KScore } from '@lookalike/shared/domain/evaluation';
 import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
+import { failureReason, type Metrics, noopMetrics, type SearchInput, type SearchQuery } from '@lookalike/shared/metrics';
 import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo, Reembedding } from '@lookalike/shared/ports';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
@@ -26,6 +27,8 @@ export interface ApiDeps {
   activeModel: () => Promise<ModelInfo | null>;
   maxUploadBytes: number;
   publicUrl: string;
+  /** Search latency and failed operations; nothing is recorded when left out. */
+  metrics?: Metrics;
 }
 
 /** Reads an upload stream into memory, refusing it as soon as it passes the limit. */
@@ -57,6 +60,28 @@ function decodeCursor(cursor: string): string {
 
 export function createResolvers(deps: ApiDeps) {
   const { images, classifications } = deps;
+  const metrics = deps.metrics ?? noopMetrics;
+  /** Counts a failed operation by reason (from the use case's error, before it becomes a GraphQL error). */
+  const counted = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      metrics.requestFailed(operation, failureReason(error));
+      throw error;
+    }
+  };
+  /** Times a search query, reading the upload included (that is what the client waits for). */
+  const timed = async <T>(query: SearchQuery, input: SearchInput, fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    let outcome: 'ok' | 'error' = 'error';
+    try {
+      const result = await counted(query, fn);
+      outcome = 'ok';
+      return result;
+    } finally {
+      metrics.searchFinished(query, input, outcome, (performance.now() - started) / 1000);
+    }
+  };
   const neighbors = async (hits: NeighborHit[]) => {
     const rows = new Map((await images.findByIds(hits.map((h) => h.imageId))).map((r) => [r.id, r]));
     // A neighbour deleted between the search and this read is left out rather than failing the query.
@@ -98,7 +123,7 @@ export function createResolvers(deps: ApiDeps) {
         _: unknown,
         args: { imageId?: string; image?: Promise<FileUpload>; collection?: string; k?: number; where?: unknown },
       ) =>
-        guard(async () => {
+        guard(() => timed('similarImages', args.imageId != null ? 'image_id' : 'upload', async () => {
           const k = args.k ?? 5;
           const collection = args.collection ?? undefined;
           const where = validateWhere(args.where);
@@ -109,12 +134,12 @@ export function createResolvers(deps: ApiDeps) {
             ? await deps.search.byImageId(args.imageId, k, collection, where)
             : await deps.search.byUpload(await readUpload(args.image!, deps.maxUploadBytes), k, collection, where);
           return neighbors(hits);
-        }),
+        })),
       classify: (
         _: unknown,
         args: { image: Promise<FileUpload>; collection?: string | null; options?: { k?: number; vote?: 'MAJORITY' | 'SIMILARITY'; where?: unknown; minSimilarity?: number } | null },
       ) =>
-        guard(async () => {
+        guard(() => timed('classify', 'upload', async () => {
           const o = args.options ?? {};
           const options = validateClassifyOptions({
             k: o.k ?? 5,
@@ -124,7 +149,7 @@ export function createResolvers(deps: ApiDeps) {
           });
           const prediction = await deps.classify.classifyUpload(await readUpload(args.image, deps.maxUploadBytes), args.collection ?? undefined, options);
           return { ...prediction, neighbors: await neighbors(prediction.neighbors) };
-        }),
+        })),
       model: () => deps.activeModel(),
       reembedding: (_: unknown, args: { id?: string | null }) => guard(() => deps.reembed.get(args.id ?? undefined)),
       evaluation: (
@@ -166,13 +191,15 @@ export function createResolvers(deps: ApiDeps) {
         _: unknown,
         args: { file: Promise<FileUpload>; collection?: string; label?: string | null; metadata?: unknown },
       ) =>
-        guard(async () =>
-          deps.upload.upload({
-            bytes: await readUpload(args.file, deps.maxUploadBytes),
-            collection: args.collection ?? 'default',
-            label: args.label ?? null,
-            metadata: (args.metadata ?? null) as Record<string, unknown> | null,
-          }),
+        guard(() =>
+          counted('uploadImage', async () =>
+            deps.upload.upload({
+              bytes: await readUpload(args.file, deps.maxUploadBytes),
+              collection: args.collection ?? 'default',
+              label: args.label ?? null,
+              metadata: (args.metadata ?? null) as Record<string, unknown> | null,
+            }),
+          ),
         ),
       reembed: (_: unknown, args: { collection: string }) => guard(() => deps.reembed.startForCollection(args.collection)),
       setLabel: (_: unknown, args: { id: string; label?: string | null }) => guard(() => deps.imageAdmin.setLabel(args.id, args.label ?? null)),

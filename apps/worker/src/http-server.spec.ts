@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
 import { startWorkerHttpServer } from './http-server.js';
 
 async function get(url: string, method = 'GET'): Promise<{ status: number; body: any }> {
@@ -95,6 +96,29 @@ describe('worker http server (probes)', () => {
       assert.equal(post.status, 405);
       assert.equal(post.headers.get('allow'), 'GET, HEAD');
       await post.text();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('serves /metrics when given a registry, in every state; 404 without one', async () => {
+    const bare = await startWorkerHttpServer({ port: 0, host: '127.0.0.1' });
+    try {
+      assert.equal((await get(`${bare.url}/metrics`)).status, 404);
+    } finally {
+      await bare.close();
+    }
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    metrics.batchEmbedded(4, 0.02);
+    const server = await startWorkerHttpServer({ port: 0, host: '127.0.0.1', metrics });
+    try {
+      const res = await fetch(`${server.url}/metrics`);
+      assert.equal(res.status, 200, 'answers while starting too');
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      assert.match(await res.text(), /^lookalike_embed_batch_size_sum 4$/m);
+      const head = await fetch(`${server.url}/metrics`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), '');
     } finally {
       await server.close();
     }

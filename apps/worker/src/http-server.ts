@@ -16,6 +16,14 @@ export interface WorkerHttpServerOptions {
    * false or a throw answers 503. Kept cheap: probes come every few seconds.
    */
   check?: () => boolean | Promise<boolean>;
+  /** GET /metrics answers with what it renders (Prometheus text); left out, /metrics is 404. */
+  metrics?: MetricsSource;
+}
+
+/** A metrics registry as the http server sees it (PromMetrics is one). */
+export interface MetricsSource {
+  readonly contentType: string;
+  render(): Promise<string>;
 }
 
 export interface WorkerHttpServer {
@@ -33,6 +41,7 @@ export interface WorkerHttpServer {
  * The worker's probe endpoints for Kubernetes and Docker health checks, on a port of their own
  * (the worker serves nothing else). GET /healthz: the process and its event loop answer (liveness).
  * GET /readyz: 200 only once the model is warm and jobs are taken, 503 while starting or stopping.
+ * GET /metrics: Prometheus text, in every state (a worker warming up or draining is worth watching).
  */
 export async function startWorkerHttpServer(options: WorkerHttpServerOptions): Promise<WorkerHttpServer> {
   let state: WorkerHealthState = 'starting';
@@ -65,6 +74,12 @@ export async function startWorkerHttpServer(options: WorkerHttpServerOptions): P
       // The state may have changed while the check ran.
       const ready = ok && (state as WorkerHealthState) === 'ready';
       send(res, ready ? 200 : 503, { status: ready ? 'ready' : ok ? state : 'not-running' });
+      return;
+    }
+    if (route === '/metrics' && options.metrics) {
+      const body = await options.metrics.render();
+      res.writeHead(200, { 'content-type': options.metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
     send(res, 404, { error: 'not found' });

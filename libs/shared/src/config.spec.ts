@@ -44,3 +44,17 @@ test('every problem is named in one clear error', () => {
   );
   assert.throws(() => loadConfig({ S3_ENDPOINT: 'http://minio:9000' }), /S3_ACCESS_KEY and S3_SECRET_KEY are required/);
 });
+
+test('observability: /metrics on, Bull Board off at /admin/queues by default; a board path must be a path of its own', () => {
+  const c = loadConfig({});
+  assert.equal(c.METRICS, true);
+  assert.equal(c.BULL_BOARD, false);
+  assert.equal(c.BULL_BOARD_PATH, '/admin/queues');
+  const on = loadConfig({ BULL_BOARD: 'true', BULL_BOARD_PATH: '/ops/jobs', METRICS: 'false' });
+  assert.equal(on.BULL_BOARD, true);
+  assert.equal(on.BULL_BOARD_PATH, '/ops/jobs');
+  assert.equal(on.METRICS, false);
+  for (const bad of ['admin', '/admin/', '/graphql', '/metrics/x', '/with space']) {
+    assert.throws(() => loadConfig({ BULL_BOARD_PATH: bad }), /BULL_BOARD_PATH/, bad);
+  }
+});

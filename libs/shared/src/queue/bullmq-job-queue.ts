@@ -1,8 +1,11 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import type { EmbedImagePayload, EmbedQueryPayload, JobQueue, ReembedImagePayload } from '../ports.js';
+import type { QueueCounts } from '../metrics.js';
+import type { JobQueue } from '../ports.js';
+import { currentRequestId } from '../request-context.js';
 import { JobName, JobPriority, QueueName } from './names.js';
+import { type EmbedImageJobData, type EmbedQueryJobData, type ReembedImageJobData, withRequestId } from './payloads.js';
 
 export interface JobQueueOptions {
   prefix: string;
@@ -15,7 +18,11 @@ export interface EmbedQueryResult {
   model: string;
 }
 
-/** The API's side of the queue: enqueue embeds, and run query embeds as awaited high-priority jobs. */
+/**
+ * The API's side of the queue: enqueue embeds, and run query embeds as awaited high-priority jobs.
+ * Jobs enqueued while serving a request carry its id (`requestId` in the job's data), so the
+ * worker's log lines for the job can be joined to the request's.
+ */
 export class BullmqJobQueue implements JobQueue {
   private readonly queue: Queue;
   private queueEvents?: QueueEvents;
@@ -28,8 +35,18 @@ export class BullmqJobQueue implements JobQueue {
     this.queue = new Queue(QueueName.Images, { connection: producer, prefix: options.prefix });
   }
 
-  async enqueueEmbedImage(payload: EmbedImagePayload): Promise<void> {
-    await this.queue.add(JobName.EmbedImage, payload, {
+  /** The BullMQ queue itself, for the job dashboard. */
+  get bullQueue(): Queue {
+    return this.queue;
+  }
+
+  /** How many jobs are in each state now (queue depth metrics). */
+  async jobCounts(): Promise<QueueCounts> {
+    return this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+  }
+
+  async enqueueEmbedImage(payload: EmbedImageJobData): Promise<void> {
+    await this.queue.add(JobName.EmbedImage, withRequestId(payload, currentRequestId()), {
       // One job per image: a double enqueue (retry of a request, sweeper) is a no-op.
       jobId: embedJobId(payload.imageId),
       priority: JobPriority[JobName.EmbedImage],
@@ -40,7 +57,7 @@ export class BullmqJobQueue implements JobQueue {
     });
   }
 
-  async requeueEmbedImage(payload: EmbedImagePayload): Promise<boolean> {
+  async requeueEmbedImage(payload: EmbedImageJobData): Promise<boolean> {
     const job = await this.queue.getJob(embedJobId(payload.imageId));
     if (job) {
       const state = await job.getState();
@@ -52,13 +69,14 @@ export class BullmqJobQueue implements JobQueue {
     return true;
   }
 
-  async enqueueReembedImages(payloads: readonly ReembedImagePayload[]): Promise<void> {
+  async enqueueReembedImages(payloads: readonly ReembedImageJobData[]): Promise<void> {
+    const requestId = currentRequestId();
     // Chunks keep one Redis round trip from holding thousands of jobs.
     for (let i = 0; i < payloads.length; i += 500) {
       await this.queue.addBulk(
         payloads.slice(i, i + 500).map((payload) => ({
           name: JobName.ReembedImage,
-          data: payload,
+          data: withRequestId(payload, requestId),
           opts: {
             jobId: reembedJobId(payload),
             priority: JobPriority[JobName.ReembedImage],
@@ -73,13 +91,13 @@ export class BullmqJobQueue implements JobQueue {
     }
   }
 
-  async embedQueryImage(payload: EmbedQueryPayload, timeoutMs: number): Promise<{ vector: Float32Array; model: string }> {
+  async embedQueryImage(payload: EmbedQueryJobData, timeoutMs: number): Promise<{ vector: Float32Array; model: string }> {
     // QueueEvents holds a blocking XREAD; made on first use so processes that never search skip it.
     if (!this.queueEvents) {
       this.queueEvents = new QueueEvents(QueueName.Images, { connection: this.blockingConnection(), prefix: this.options.prefix });
       await this.queueEvents.waitUntilReady();
     }
-    const job = await this.queue.add(JobName.EmbedQuery, payload, {
+    const job = await this.queue.add(JobName.EmbedQuery, withRequestId(payload, currentRequestId()), {
       priority: JobPriority[JobName.EmbedQuery],
       attempts: 2,
       backoff: { type: 'fixed', delay: 200 },
@@ -103,7 +121,7 @@ export class BullmqJobQueue implements JobQueue {
 }
 
 /** One job per re-embedding and image (BullMQ ids may not contain ':', which model ids do). */
-export function reembedJobId(payload: ReembedImagePayload): string {
+export function reembedJobId(payload: ReembedImageJobData): string {
   const scope = payload.reembeddingId ?? createHash('sha256').update(payload.model).digest('hex').slice(0, 16);
   return `reembed-${scope}-${payload.imageId}`;
 }
