@@ -439,8 +439,9 @@ for (const overlay of OVERLAYS) {
       if (!CONFIG_KEYS.has('EMBED_BATCH')) return t.skip('no EMBED_BATCH in config.ts');
       for (const d of deployments.filter((x) => x.metadata.name.startsWith('lookalike-worker'))) {
         const env = envOf(d.spec.template.spec.containers[0], docs);
-        const concurrency = Number(env.get('WORKER_CONCURRENCY') ?? configDefault('WORKER_CONCURRENCY'));
         const batch = Number(env.get('EMBED_BATCH') ?? configDefault('EMBED_BATCH'));
+        // Unset: the worker holds 2 × EMBED_BATCH per model host.
+        const concurrency = Number(env.get('WORKER_CONCURRENCY') ?? 2 * batch);
         assert.ok(concurrency >= batch, `${d.metadata.name}: WORKER_CONCURRENCY ${concurrency} < EMBED_BATCH ${batch}`);
       }
     });
@@ -651,8 +652,8 @@ describe('docker-compose.yml', () => {
     if (!CONFIG_KEYS.has('EMBED_BATCH')) return t.skip('no EMBED_BATCH in config.ts');
     for (const name of ['worker', 'worker-gpu']) {
       const env = services[name].environment;
-      const concurrency = Number(interpolate(String(env.WORKER_CONCURRENCY ?? configDefault('WORKER_CONCURRENCY'))));
       const batch = Number(interpolate(String(env.EMBED_BATCH ?? configDefault('EMBED_BATCH'))));
+      const concurrency = env.WORKER_CONCURRENCY === undefined ? 2 * batch : Number(interpolate(String(env.WORKER_CONCURRENCY)));
       assert.ok(concurrency >= batch, `${name}: WORKER_CONCURRENCY ${concurrency} < EMBED_BATCH ${batch}`);
     }
   });

@@ -1,13 +1,24 @@
+import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
 import type { Config } from '@lookalike/shared/config';
 import type { Infrastructure } from '@lookalike/shared/infrastructure';
+import type { Logger } from '@lookalike/shared/logger';
 import type { Embedder, ModelRole } from '@lookalike/shared/ports';
 import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
+import { QueueName } from '@lookalike/shared/queue/names';
+import { currentContext } from '@lookalike/shared/request-context';
 import { BatchingEmbedder } from './batching-embedder.js';
 import { EmbedImageService, EmbedQueryService } from './embed-image.service.js';
 import { EmbedWorker } from './embed-worker.js';
 import { ReembedCoordinator, ReembedImageService } from './reembed.service.js';
 
 export type LogFn = (msg: string, extra?: Record<string, unknown>) => void;
+
+export interface WorkerOptions {
+  /** The process's registry (GET /metrics on the worker's http server); one of its own when left out. */
+  metrics?: PromMetrics;
+  /** Job lines go to children of it bound to jobId, job and requestId; left out, they go to `log`. */
+  logger?: Logger;
+}
 
 export interface RunningWorker {
   batcher: BatchingEmbedder;
@@ -16,19 +27,38 @@ export interface RunningWorker {
   /** `pending`: this worker's model is being filled in and goes live when every image is done. */
   role: ModelRole;
   coordinator: ReembedCoordinator;
+  metrics: PromMetrics;
   close(): Promise<void>;
 }
 
+/** Jobs held at once: as configured, else two batches per model host (one computing, one filling). */
+export function workerConcurrency(config: Pick<Config, 'WORKER_CONCURRENCY' | 'EMBED_BATCH'>, model: Pick<Embedder, 'parallelism'>): number {
+  return config.WORKER_CONCURRENCY ?? 2 * config.EMBED_BATCH * Math.max(1, model.parallelism ?? 1);
+}
+
 /** Wires the worker: prepares its model's HNSW index, registers the model (maybe starting a switch), then takes jobs. */
-export async function startWorker(config: Config, infra: Infrastructure, model: Embedder, log: LogFn): Promise<RunningWorker> {
+export async function startWorker(
+  config: Config,
+  infra: Infrastructure,
+  model: Embedder,
+  baseLog: LogFn,
+  options: WorkerOptions = {},
+): Promise<RunningWorker> {
+  const metrics = options.metrics ?? new PromMetrics();
+  // Lines logged while a job runs carry its jobId and requestId.
+  const log: LogFn = (msg, extra) => {
+    const context = Object.fromEntries(Object.entries(currentContext() ?? {}).filter(([, v]) => v !== undefined));
+    baseLog(msg, Object.keys(context).length > 0 ? { ...context, ...extra } : extra);
+  };
   await infra.vectors.prepare(model.info.id, model.info.dimension);
   // Concurrent jobs each embed one image; the batcher makes few model calls of them. The caller closes `model`.
-  const embedder = new BatchingEmbedder(model, { maxBatch: config.EMBED_BATCH, maxWaitMs: config.EMBED_BATCH_WAIT_MS });
+  const embedder = new BatchingEmbedder(model, { maxBatch: config.EMBED_BATCH, maxWaitMs: config.EMBED_BATCH_WAIT_MS, metrics });
   const queue = new BullmqJobQueue(infra.producerRedis, infra.blockingRedis, {
     prefix: config.QUEUE_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
   });
+  const unwatchQueue = metrics.watchQueue(QueueName.Images, () => queue.jobCounts());
   const deps = {
     images: infra.images,
     vectors: infra.vectors,
@@ -57,10 +87,12 @@ export async function startWorker(config: Config, infra: Infrastructure, model: 
     { ingest, query: new EmbedQueryService(deps), reembed: new ReembedImageService({ ...deps, ingest }) },
     {
       prefix: config.QUEUE_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
+      concurrency: workerConcurrency(config, model),
       lockDurationMs: config.WORKER_LOCK_MS,
       shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
       log,
+      logger: options.logger,
+      metrics,
     },
   );
   worker.start();
@@ -71,9 +103,11 @@ export async function startWorker(config: Config, infra: Infrastructure, model: 
     stalled: worker.stalled,
     role,
     coordinator,
+    metrics,
     async close() {
       await coordinator.stop();
       await worker.close();
+      unwatchQueue();
       await queue.close();
     },
   };

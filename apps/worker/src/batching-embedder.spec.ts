@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { ThreadEmbedder } from '@lookalike/embedding';
 import type { RgbImage } from '@lookalike/shared/domain/image';
 import type { Embedder } from '@lookalike/shared/ports';
+import { failureReason } from '@lookalike/shared/metrics';
 import { BatchingEmbedder } from './batching-embedder.js';
 
 const image = (seed: number, size = 32): RgbImage => ({
@@ -60,6 +61,19 @@ test('a bad image fails only its own call', async () => {
   assert.deepEqual(inner.calls, [4, 1, 1, 1, 1], 'the failed batch is retried image by image');
 });
 
+test('metrics: each model call gives its size and duration, each image its latency; model errors are marked as such', async () => {
+  const calls: { size: number; seconds: number }[] = [];
+  const images: number[] = [];
+  const metrics = { batchEmbedded: (size: number, seconds: number) => calls.push({ size, seconds }), imageEmbedded: (s: number) => images.push(s) };
+  const batching = new BatchingEmbedder(recording(model), { maxBatch: 4, maxWaitMs: 50, metrics });
+  const results = await Promise.allSettled([image(1), image(2, 16), image(3), image(4)].map((img) => batching.embed([img])));
+  assert.deepEqual(calls.map((c) => c.size), [4, 1, 1, 1, 1], 'the failed batch and each retry are model calls');
+  assert.ok(calls.every((c) => c.seconds >= 0 && c.seconds < 30));
+  assert.equal(images.length, 3, 'only images that got a vector');
+  assert.ok(images.every((s) => s > 0));
+  assert.equal(failureReason((results[1] as PromiseRejectedResult).reason), 'model');
+});
+
 test('maxBatch must be a positive whole number', () => {
   assert.throws(() => new BatchingEmbedder(model, { maxBatch: 0, maxWaitMs: 1 }), /maxBatch/);
 });
@@ -77,4 +91,35 @@ test('memory stays flat over 2,000 images (tensors and buffers are released)', a
   const grown = (process.memoryUsage().rss - before) / 2 ** 20;
   // A leak of one 32×32 input per image would be 6 MB; of one tensor set per call, far more.
   assert.ok(grown < 48, `RSS grew ${grown.toFixed(1)} MiB over 2,000 images`);
+});
+
+test('with two model hosts two batches run at once; with one, the second waits for the first', async () => {
+  for (const parallelism of [1, 2]) {
+    let running = 0;
+    let most = 0;
+    const releases: (() => void)[] = [];
+    const inner: Embedder = {
+      info: model.info,
+      parallelism,
+      embed: async (images) => {
+        most = Math.max(most, ++running);
+        await new Promise<void>((r) => releases.push(r));
+        running--;
+        return model.embed(images);
+      },
+      close: async () => {},
+    };
+    const batching = new BatchingEmbedder(inner, { maxBatch: 4, maxWaitMs: 1000 });
+    const all = Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(async (s) => (await batching.embed([image(s)]))[0]));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(releases.length, parallelism, `${parallelism} host(s): ${parallelism} call(s) under way`);
+    while (releases.length > 0 || running > 0) {
+      releases.shift()?.();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const vectors = await all;
+    vectors.forEach((v, s) => assert.ok(close(v, singles[s]), `image ${s} got its own vector`));
+    assert.equal(most, parallelism);
+    assert.deepEqual(batching.stats, { calls: 2, images: 8, largestBatch: 4 });
+  }
 });

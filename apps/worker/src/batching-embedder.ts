@@ -1,4 +1,5 @@
 import type { RgbImage } from '@lookalike/shared/domain/image';
+import { markFailure, type Metrics } from '@lookalike/shared/metrics';
 import type { Embedder, ModelInfo } from '@lookalike/shared/ports';
 
 export interface BatchingOptions {
@@ -6,6 +7,8 @@ export interface BatchingOptions {
   maxBatch: number;
   /** Longest an image waits for others before its batch goes anyway. */
   maxWaitMs: number;
+  /** Batch size and duration per model call, and each image's latency. */
+  metrics?: Pick<Metrics, 'batchEmbedded' | 'imageEmbedded'>;
 }
 
 interface Waiting {
@@ -17,13 +20,16 @@ interface Waiting {
 /**
  * Turns many concurrent one-image calls (one per BullMQ job; BullMQ has no batch API) into few
  * model calls: a batch goes when it is full or when its first image has waited `maxWaitMs`.
- * Calls are made one after another, so while the model works the next batch fills.
+ * As many calls run at once as the model has hosts (`parallelism`, default 1); while they work the
+ * next batch fills.
  * A batch that fails is retried image by image, so one bad image fails only its own job.
  */
 export class BatchingEmbedder implements Embedder {
   private queue: Waiting[] = [];
   private timer?: NodeJS.Timeout;
-  private running = false;
+  /** Model calls under way, at most `maxInFlight`: one per model host, so every host has work. */
+  private inFlight = 0;
+  private readonly maxInFlight: number;
   /** Model calls made and images sent: for tests and metrics. */
   readonly stats = { calls: 0, images: 0, largestBatch: 0 };
 
@@ -32,6 +38,7 @@ export class BatchingEmbedder implements Embedder {
     private readonly options: BatchingOptions,
   ) {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new Error(`maxBatch must be a positive whole number, got ${options.maxBatch}`);
+    this.maxInFlight = Math.max(1, inner.parallelism ?? 1);
   }
 
   get info(): ModelInfo {
@@ -43,7 +50,15 @@ export class BatchingEmbedder implements Embedder {
       images.map(
         (image) =>
           new Promise<Float32Array>((resolve, reject) => {
-            this.queue.push({ image, resolve, reject });
+            const since = performance.now();
+            this.queue.push({
+              image,
+              resolve: (vector) => {
+                this.options.metrics?.imageEmbedded((performance.now() - since) / 1000);
+                resolve(vector);
+              },
+              reject,
+            });
             this.schedule();
           }),
       ),
@@ -51,7 +66,8 @@ export class BatchingEmbedder implements Embedder {
   }
 
   private schedule(): void {
-    if (this.running) return; // the running call's end picks the queue up
+    // With every host busy, the end of a call picks the queue up.
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
     if (this.queue.length >= this.options.maxBatch || this.options.maxWaitMs === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -65,13 +81,14 @@ export class BatchingEmbedder implements Embedder {
   }
 
   private async flush(): Promise<void> {
-    if (this.running || this.queue.length === 0) return;
-    this.running = true;
+    if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.inFlight++;
     const batch = this.queue.splice(0, this.options.maxBatch);
+    this.schedule(); // another host may be free for what is left
     try {
       await this.run(batch);
     } finally {
-      this.running = false;
+      this.inFlight--;
       // What arrived meanwhile has waited at least one model call: send it without more waiting.
       if (this.queue.length > 0) void this.flush();
     }
@@ -100,9 +117,17 @@ export class BatchingEmbedder implements Embedder {
     this.stats.calls++;
     this.stats.images += images.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, images.length);
-    const vectors = await this.inner.embed(images);
-    if (vectors.length !== images.length) throw new Error(`The model returned ${vectors.length} vectors for ${images.length} images`);
-    return vectors;
+    const started = performance.now();
+    try {
+      const vectors = await this.inner.embed(images);
+      if (vectors.length !== images.length) throw new Error(`The model returned ${vectors.length} vectors for ${images.length} images`);
+      return vectors;
+    } catch (error) {
+      // Failure metrics count it as a model failure, whatever the runtime threw.
+      throw markFailure(error, 'model');
+    } finally {
+      this.options.metrics?.batchEmbedded(images.length, (performance.now() - started) / 1000);
+    }
   }
 
   async close(): Promise<void> {

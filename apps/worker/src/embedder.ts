@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ThreadEmbedder } from '@lookalike/embedding';
+import { ModelHosts } from '@lookalike/embedding';
 import { resolveWeightsFile } from '@lookalike/embedding/weights-source';
 import type { Config } from '@lookalike/shared/config';
 import type { Embedder } from '@lookalike/shared/ports';
@@ -13,7 +13,8 @@ export async function createEmbedder(config: Config, warn: (message: string) => 
   const cacheDir = modelCacheDir(config);
   const weights = await resolveWeightsFile({ spec: config.MODEL_WEIGHTS, preset: config.MODEL, cacheDir });
   if (weights.warning) warn(weights.warning);
-  const embedder = await ThreadEmbedder.create({
+  const embedder = await ModelHosts.create({
+    hosts: config.MODEL_HOSTS,
     preset: config.MODEL,
     seed: config.MODEL_SEED,
     runtime: config.MODEL_RUNTIME,

@@ -16,3 +16,4 @@ export { EmbeddingRuntime, initBackend, type BackendName, type RuntimeOptions } 
 export { autoRuntimeOrder, detectNvidiaGpu, selectRuntime, type SelectedRuntime, type SelectRuntimeOptions } from './select-runtime.js';
 export { ThreadEmbedder, type ThreadEmbedderOptions } from './thread-embedder.js';
 export type { ThreadStartup } from './thread-protocol.js';
+export { autoHostCount, ModelHosts } from './model-hosts.js';

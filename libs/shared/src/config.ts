@@ -48,8 +48,13 @@ const schema = z
     MODEL_THREADS: int(1, 256).default(1),
     /** Worker probes (GET /healthz, /readyz) on this port; unset: none (several workers on one machine). */
     WORKER_HTTP_PORT: int(0, 65535).optional(),
-    /** Jobs a worker holds at once; they feed the batcher, so at least EMBED_BATCH. */
-    WORKER_CONCURRENCY: int(1, 256).default(8),
+    /**
+     * Model hosts (threads, each with its own copy of the model) per worker. `auto`: one per
+     * MODEL_THREADS-sized share of the cores on CPU runtimes, one on a GPU.
+     */
+    MODEL_HOSTS: z.union([z.literal('auto'), int(1, 64)]).default('auto'),
+    /** Jobs a worker holds at once; they feed the batcher. Unset: 2 × EMBED_BATCH × model hosts, so a batch fills while each host computes. */
+    WORKER_CONCURRENCY: int(1, 1024).optional(),
     /** Most images per model call, and how long the first image of a batch waits for more. */
     EMBED_BATCH: int(1, 256).default(8),
     EMBED_BATCH_WAIT_MS: int(0, 10_000).default(10),
@@ -69,6 +74,18 @@ const schema = z
     PUBLIC_URL: z.string().url().optional(),
     /** The launcher may `apt-get install redis-server` when it is missing. */
     ALLOW_APT_INSTALL: bool.default(true),
+    /** Prometheus text on GET /metrics: on the API's port, and on the worker's WORKER_HTTP_PORT. */
+    METRICS: bool.default(true),
+    /**
+     * Bull Board, the BullMQ job dashboard, on the API at BULL_BOARD_PATH. It has no auth of its own
+     * and can retry and delete jobs: enable it only behind your ingress's auth.
+     */
+    BULL_BOARD: bool.default(false),
+    BULL_BOARD_PATH: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/, 'must be a URL path such as /admin/queues (no trailing slash)')
+      .refine((p) => !['/graphql', '/healthz', '/metrics', '/images'].some((r) => p === r || p.startsWith(`${r}/`)), 'must not shadow an API route')
+      .default('/admin/queues'),
   })
   .superRefine((c, ctx) => {
     if (c.S3_ENDPOINT && (!c.S3_ACCESS_KEY || !c.S3_SECRET_KEY)) {

@@ -103,6 +103,8 @@ export interface ModelInfo {
 /** Turns decoded images into L2-normalised vectors. Runs off the caller's event loop. */
 export interface Embedder {
   readonly info: ModelInfo;
+  /** Calls it can run at once (model hosts); 1 when left out. */
+  readonly parallelism?: number;
   embed(images: readonly RgbImage[]): Promise<Float32Array[]>;
   close(): Promise<void>;
 }

@@ -3,11 +3,22 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import h5wasm from 'h5wasm/node';
+import type H5Wasm from 'h5wasm/node';
 import type { Group, OutputData } from 'h5wasm/node';
 import { formatShape, shapeSize, shortWeightName, WeightsError, type NamedWeight, type NamedWeights } from './types.js';
 
-type H5Module = Awaited<typeof h5wasm.ready>;
+type H5Module = Awaited<typeof H5Wasm.ready>;
+
+/**
+ * h5wasm, loaded on first use: importing it costs hundreds of MB and seconds per process and per
+ * model thread, which only a process that reads or writes an .h5 file should pay. Every function
+ * below that touches `h5wasm` runs after `loadH5wasm()`.
+ */
+let h5wasm: typeof H5Wasm;
+async function loadH5wasm(): Promise<H5Module> {
+  h5wasm ??= (await import('h5wasm/node')).default;
+  return h5wasm.ready;
+}
 
 /** Keras 2 splits a string-list attribute into `name0`, `name1`, … above this many bytes (saving.py). */
 const HDF5_OBJECT_HEADER_LIMIT = 64512;
@@ -133,7 +144,7 @@ export async function readKerasH5Weights(bytes: Uint8Array): Promise<NamedWeight
   if (!hasHdf5Signature(bytes)) {
     throw new WeightsError(`Not an HDF5 file: no HDF5 signature in ${bytes.length} bytes`);
   }
-  const module = await h5wasm.ready;
+  const module = await loadH5wasm();
   // The Node build of h5wasm reads the host file system (NODERAWFS), so the bytes go to a temp file.
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'keras-h5-'));
   const file = path.join(dir, `${randomUUID()}.h5`);
@@ -243,7 +254,7 @@ export interface KerasH5WriteOptions {
  */
 export async function writeKerasH5(weights: NamedWeights, filePath: string, options: KerasH5WriteOptions = {}): Promise<void> {
   const strings = options.strings ?? 'fixed';
-  const module = await h5wasm.ready;
+  const module = await loadH5wasm();
   withHdf5Errors(module, () => {
     let file: InstanceType<typeof h5wasm.File>;
     try {
