@@ -84,6 +84,16 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
     assert.match(text, /Index Scan using image_embeddings_hnsw_/, text);
   });
 
+  test('search settings hold inside the search transaction only', async () => {
+    const inside = await db.transaction(async (tx) => {
+      await index.applySearchSettings(tx);
+      return tx.query<{ ef: string; scan: string }>("SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan");
+    });
+    assert.deepEqual(inside[0], { ef: '40', scan: 'relaxed_order' });
+    const outside = await db.query<{ scan: string }>("SELECT current_setting('hnsw.iterative_scan') AS scan");
+    assert.equal(outside[0].scan, 'off');
+  });
+
   test('returns the k nearest of a collection, nearest first, with cosine distances', async () => {
     const q = randomUnitVector(rng(8));
     const hits = await index.nearest({ vector: q, model: MODEL, k: 5, collection: 'common' });

@@ -111,9 +111,13 @@ export class PgVectorIndex implements VectorIndex {
     return rows.map((r) => ({ imageId: r.image_id, label: r.label, distance: Number(r.distance) }));
   }
 
-  /** SET LOCAL: the settings die with the transaction, so pooled connections stay clean. */
+  /**
+   * Local settings (set_config(…, true) is SET LOCAL): they die with the transaction, so pooled
+   * connections stay clean. One statement for both: a round trip less on every search.
+   */
   async applySearchSettings(tx: SqlClient): Promise<void> {
-    await tx.query(`SET LOCAL hnsw.ef_search = ${Math.trunc(this.options.efSearch)}`);
-    await tx.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
+    await tx.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)", [
+      String(Math.trunc(this.options.efSearch)),
+    ]);
   }
 }
