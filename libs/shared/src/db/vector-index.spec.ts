@@ -87,9 +87,11 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
   test('search settings hold inside the search transaction only', async () => {
     const inside = await db.transaction(async (tx) => {
       await index.applySearchSettings(tx);
-      return tx.query<{ ef: string; scan: string }>("SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan");
+      return tx.query<{ ef: string; scan: string; seq: string }>(
+        "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan, current_setting('enable_seqscan') AS seq",
+      );
     });
-    assert.deepEqual(inside[0], { ef: '40', scan: 'relaxed_order' });
+    assert.deepEqual(inside[0], { ef: '40', scan: 'relaxed_order', seq: 'off' });
     const outside = await db.query<{ scan: string }>("SELECT current_setting('hnsw.iterative_scan') AS scan");
     assert.equal(outside[0].scan, 'off');
   });
