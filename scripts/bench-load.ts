@@ -1,0 +1,192 @@
+// `npm run bench:load`: the service under load, every figure side by side in one run.
+//  (a) similarImages(imageId, k: 5) through GraphQL (API processes over HTTP, one per HNSW_EF_SEARCH)
+//      p50/p99 and recall@5 against exact search, at 10k and 100k stored vectors (synthetic,
+//      clustered, 1024-d, inserted with their image rows into the service's tables), next to exact
+//      search (no index) in the database and through the API, the service's SQL in the database
+//      directly, and hnswlib-node in this process; insert and index build times.
+//  (b) uploads/s and time to classification with 1, 2 and 4 worker processes under 32 uploading
+//      clients (API + N workers + PGlite over the wire + redis-server, real DenseNet121 with random
+//      weights on onnx-cpu), CPU seconds per process and stage.
+//  (c) peak and end RSS per process.
+// Writes bench/results/load.json, docs/benchmarks.md (between the bench:load markers) and
+// docs/bench-load.svg. Cleans up every process and temp dir it started, on failure too.
+//   --quick               2k vectors, 1 and 2 workers, 40 uploads: a smoke test of a few minutes
+//   --sizes 10000,100000  --probes 300  --exact-probes 50 (exact series above 20k vectors)
+//   --workers 1,2,4  --uploads 300  --clients 32  --skip-search  --skip-uploads
+//   --out bench/results/load.json  --md docs/benchmarks.md  --svg docs/bench-load.svg
+//   --report-only         only regenerate the docs section and the plot from --out
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { cleanupAll, installSignalHandlers, ROOT } from './bench-load/procs.js';
+import { type LoadResults, markdown, svg, type Target, writeSection } from './bench-load/report.js';
+import { runSearch } from './bench-load/search.js';
+import { type ConfigResult, describeImages, makeUploadImages, modelOnlyFigure, runUploadConfig } from './bench-load/uploads.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    probes: { type: 'string' },
+    'exact-probes': { type: 'string' },
+    workers: { type: 'string' },
+    uploads: { type: 'string' },
+    clients: { type: 'string' },
+    'skip-search': { type: 'boolean', default: false },
+    'skip-uploads': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/load.json' },
+    md: { type: 'string', default: 'docs/benchmarks.md' },
+    svg: { type: 'string', default: 'docs/bench-load.svg' },
+    'report-only': { type: 'boolean', default: false },
+  },
+});
+
+// --report-only: regenerate the docs section and the plot from an existing results file.
+if (values['report-only']) {
+  const json = JSON.parse(await fs.readFile(path.resolve(ROOT, values.out!), 'utf8')) as LoadResults;
+  const mdPath = path.resolve(ROOT, values.md!);
+  const svgPath = path.resolve(ROOT, values.svg!);
+  await fs.mkdir(path.dirname(svgPath), { recursive: true });
+  await fs.writeFile(svgPath, svg(json));
+  await writeSection(mdPath, markdown(json, path.relative(path.dirname(mdPath), svgPath)));
+  console.log(`regenerated ${path.relative(ROOT, mdPath)} (load section) and ${path.relative(ROOT, svgPath)} from ${values.out}`);
+  process.exit(0);
+}
+const quick = values.quick!;
+const list = (s: string | undefined, fallback: number[]) => (s ? s.split(',').map((x) => Number(x.trim())) : fallback);
+const sizes = list(values.sizes, quick ? [2000] : [10_000, 100_000]);
+const probes = Number(values.probes ?? (quick ? 100 : 300));
+const exactProbesLarge = Number(values['exact-probes'] ?? 50);
+const workers = list(values.workers, quick ? [1, 2] : [1, 2, 4]);
+const uploads = Number(values.uploads ?? (quick ? 40 : 300));
+const clients = Number(values.clients ?? 32);
+const EFS = [40, 100];
+const HNSWLIB = { m: 16, efConstruction: 64 };
+for (const [name, xs] of [
+  ['--sizes', sizes],
+  ['--workers', workers],
+] as const) {
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${name} takes whole numbers, e.g. 1,2,4`);
+}
+if (sizes.some((n) => n < 100 || n > 1_000_000)) throw new Error('--sizes: from 100 to 1000000 vectors');
+for (const [name, x] of Object.entries({ '--probes': probes, '--exact-probes': exactProbesLarge, '--uploads': uploads, '--clients': clients })) {
+  if (!Number.isInteger(x) || x < 1) throw new Error(`${name} must be a whole number ≥ 1`);
+}
+
+const started = Date.now();
+const log = (m: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
+installSignalHandlers();
+
+const cpus = os.cpus();
+const machineBefore = { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverageBefore: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version, platform: `${os.platform()} ${os.release()}` };
+const errors: string[] = [];
+const modelEnv = {
+  MODEL: 'densenet121',
+  MODEL_WEIGHTS: 'random',
+  MODEL_RUNTIME: 'onnx-cpu',
+  MODEL_THREADS: '1',
+  // One model host per worker process: "N workers" means N model threads.
+  MODEL_HOSTS: '1',
+  // Converted ONNX graphs are cached here (as scripts/eval-quality.ts does), so workers start fast.
+  MODEL_CACHE_DIR: path.resolve(ROOT, process.env.MODEL_CACHE_DIR || path.join(process.env.DATA_DIR || '.data', 'models')),
+};
+log(`bench:load${quick ? ' --quick' : ''}: sizes ${sizes.join(', ')}; ${probes} probes; workers ${workers.join(', ')}; ${uploads} uploads from ${clients} clients`);
+if (quick) log('quick run: figures are a smoke test, not figures of record');
+
+let exitCode = 0;
+const phaseSeconds: Record<string, number> = {};
+const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    phaseSeconds[name] = Math.round((Date.now() - t0) / 1000);
+  }
+};
+let search: LoadResults['search'] = null;
+let uploadsResult: LoadResults['uploads'] = null;
+try {
+  if (!values['skip-search']) {
+    log('(a) search latency and recall');
+    try {
+      search = await phase('search', () => runSearch({ sizes, probes, exactProbesLarge, efs: EFS, hnswlib: HNSWLIB, log }));
+    } catch (e) {
+      errors.push(`search: ${(e as Error).stack ?? e}`);
+      log(`search failed: ${(e as Error).message}`);
+      exitCode = 1;
+    }
+  }
+  if (!values['skip-uploads']) {
+    log('(b) uploads: generating images');
+    const warmupCount = Math.max(4, 2 * Math.max(...workers));
+    const images = await makeUploadImages(uploads, 10_000);
+    const warmup = await makeUploadImages(warmupCount, 90_000);
+    const unloaded = await makeUploadImages(10, 50_000);
+    const modelOnly = await modelOnlyFigure();
+    const configurations: ConfigResult[] = [];
+    for (const w of workers) {
+      log(`(b) ${w} worker process${w > 1 ? 'es' : ''}`);
+      try {
+        configurations.push(
+          await phase(`uploads, ${w} worker${w > 1 ? 's' : ''}`, () => runUploadConfig(w, { images, warmup, unloaded }, { workers, uploads, clients, modelEnv, log }, modelOnly.imagesPerSecond)),
+        );
+      } catch (e) {
+        errors.push(`uploads with ${w} workers: ${(e as Error).stack ?? e}`);
+        log(`uploads with ${w} workers failed: ${(e as Error).message}`);
+        exitCode = 1;
+      }
+    }
+    uploadsResult = {
+      clients,
+      uploadsPerConfiguration: uploads,
+      images: describeImages(images),
+      method:
+        'closed loop: each client uploads, waits for the classificationReady event of its image, then uploads the next; service defaults otherwise (WORKER_CONCURRENCY 8, EMBED_BATCH 8, EMBED_BATCH_WAIT_MS 10, DATABASE_POOL_SIZE 10, LOG_LEVEL info)',
+      modelEnv,
+      modelOnly,
+      configurations,
+    };
+  }
+} finally {
+  await cleanupAll();
+}
+
+// Targets: similarImages(k:5) through GraphQL p99 ≤ 25 ms with recall@5 ≥ 0.95, at 100k vectors.
+const targets: Target[] = [];
+if (search) {
+  const largest = search.sizes[search.sizes.length - 1];
+  for (const ef of EFS) {
+    const m = largest?.methods.find((x) => x.via === 'graphql' && x.index === 'hnsw' && x.efSearch === ef);
+    const judged = largest !== undefined && largest.vectors >= 100_000;
+    const note = judged ? undefined : `measured at ${largest?.vectors ?? 0} vectors, the target is for 100k`;
+    targets.push({ target: 'similarImages(k: 5) through GraphQL, p99 ≤ 25 ms at 100k vectors', setting: `HNSW_EF_SEARCH=${ef}`, measuredAt: largest?.vectors ?? null, value: m?.latencyMs.p99 ?? null, pass: judged && m ? m.latencyMs.p99 <= 25 : null, ...(note ? { note } : {}) });
+    targets.push({ target: 'recall@5 ≥ 0.95 at 100k vectors (through GraphQL)', setting: `HNSW_EF_SEARCH=${ef}`, measuredAt: largest?.vectors ?? null, value: m?.recallAt5 ?? null, pass: judged && m ? m.recallAt5 >= 0.95 : null, ...(note ? { note } : {}) });
+  }
+}
+
+const results: LoadResults = {
+  benchmark: 'load',
+  quick,
+  date: new Date().toISOString(),
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  phaseSeconds,
+  machine: { ...machineBefore, loadAverageAfter: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+  command: `npm run bench:load${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  search,
+  uploads: uploadsResult,
+  targets,
+  errors,
+};
+const out = path.resolve(ROOT, values.out!);
+const mdPath = path.resolve(ROOT, values.md!);
+const svgPath = path.resolve(ROOT, values.svg!);
+await fs.mkdir(path.dirname(out), { recursive: true });
+await fs.writeFile(out, JSON.stringify(results, null, 2) + '\n');
+await fs.mkdir(path.dirname(svgPath), { recursive: true });
+await fs.writeFile(svgPath, svg(results));
+await writeSection(mdPath, markdown(results, path.relative(path.dirname(mdPath), svgPath)));
+log(`written ${path.relative(ROOT, out)}, ${path.relative(ROOT, mdPath)} (load section), ${path.relative(ROOT, svgPath)} in ${(results.durationSeconds / 60).toFixed(1)} min`);
+for (const t of targets) log(`target: ${t.target} [${t.setting}]: ${t.value ?? '–'} at ${t.measuredAt} vectors: ${t.pass === null ? `not judged (${t.note})` : t.pass ? 'pass' : 'FAIL'}`);
+if (errors.length) log(`${errors.length} error(s): see "errors" in ${path.relative(ROOT, out)}`);
+process.exit(exitCode);
