@@ -5,23 +5,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { mulberry32 as prng } from '@lookalike/shared/prng';
 
 export interface BenchImageFile {
   file: string;
   format: 'jpeg' | 'png';
   bytes: number;
-}
-
-/** mulberry32: small, seeded, good enough for pictures. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Raw RGB pixels of one photo-like picture. */

@@ -34,3 +34,18 @@ export function preprocessImage(image: RgbImage, out?: Float32Array, offset = 0)
   }
   return target;
 }
+
+/**
+ * A batch of size×size images, preprocessed into one NHWC buffer for one model call; an image of
+ * another size is refused with the model's name.
+ */
+export function preprocessBatch(images: readonly RgbImage[], size: number, modelId: string): Float32Array {
+  const pixels = new Float32Array(images.length * size * size * 3);
+  images.forEach((image, i) => {
+    if (image.width !== size || image.height !== size) {
+      throw new Error(`Model ${modelId} takes ${size}x${size} images, got ${image.width}x${image.height}`);
+    }
+    preprocessImage(image, pixels, i * size * size * 3);
+  });
+  return pixels;
+}

@@ -5,7 +5,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { RgbImage } from '@lookalike/shared/domain/image';
 import { buildDenseNet, denseNetDimension, type DenseNetConfig } from './densenet.js';
 import { resolveModelWeights, RuntimeUnavailableError, type ModelRuntime, type RuntimeName } from './model-runtime.js';
-import { preprocessImage } from './preprocess.js';
+import { preprocessBatch } from './preprocess.js';
 import { applyNamedWeights } from './weights/apply.js';
 
 /** tfjs backends: the two in package.json, and the two native ones that are used when installed. */
@@ -137,13 +137,7 @@ export class EmbeddingRuntime implements ModelRuntime {
   embed(images: readonly RgbImage[]): Float32Array[] {
     if (images.length === 0) return [];
     const s = this.inputSize;
-    const pixels = new Float32Array(images.length * s * s * 3);
-    images.forEach((image, i) => {
-      if (image.width !== s || image.height !== s) {
-        throw new Error(`Model ${this.modelId} takes ${s}x${s} images, got ${image.width}x${image.height}`);
-      }
-      preprocessImage(image, pixels, i * s * s * 3);
-    });
+    const pixels = preprocessBatch(images, s, this.modelId);
     const flat = tf.tidy(() => {
       const batch = tf.tensor4d(pixels, [images.length, s, s, 3]);
       const features = this.model.predict(batch) as tf.Tensor2D;

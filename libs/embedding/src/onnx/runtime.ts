@@ -2,7 +2,7 @@ import type { RgbImage } from '@lookalike/shared/domain/image';
 import type * as Ort from 'onnxruntime-node';
 import { buildDenseNet, denseNetDimension, type DenseNetConfig } from '../densenet.js';
 import { l2NormalizeRows, resolveModelWeights, RuntimeUnavailableError, type ModelRuntime, type ModelWeights } from '../model-runtime.js';
-import { preprocessImage } from '../preprocess.js';
+import { preprocessBatch } from '../preprocess.js';
 import { ensureScratchBackend } from '../runtime.js';
 import { applyNamedWeights } from '../weights/apply.js';
 import { cachedOnnxGraph, type CacheOutcome } from './cache.js';
@@ -138,13 +138,7 @@ export class OnnxEmbeddingRuntime implements ModelRuntime {
   async embed(images: readonly RgbImage[]): Promise<Float32Array[]> {
     if (images.length === 0) return [];
     const s = this.inputSize;
-    const pixels = new Float32Array(images.length * s * s * 3);
-    images.forEach((image, i) => {
-      if (image.width !== s || image.height !== s) {
-        throw new Error(`Model ${this.modelId} takes ${s}x${s} images, got ${image.width}x${image.height}`);
-      }
-      preprocessImage(image, pixels, i * s * s * 3);
-    });
+    const pixels = preprocessBatch(images, s, this.modelId);
     const input = new this.ort.Tensor('float32', pixels, [images.length, s, s, 3]);
     const result = await this.session.run({ [ONNX_INPUT]: input });
     const features = result[ONNX_OUTPUT]!;

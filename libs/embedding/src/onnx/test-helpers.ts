@@ -1,17 +1,7 @@
 // Shared by the ONNX specs: weights that exercise every part of batch norm, and comparisons.
 import * as tf from '@tensorflow/tfjs';
 import { shortWeightName } from '../weights/types.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '@lookalike/shared/prng';
 
 /**
  * Fresh models have identity batch norm (gamma 1, beta 0, mean 0, variance 1), which would hide a
