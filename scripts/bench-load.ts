@@ -12,7 +12,7 @@
 // docs/bench-load.svg. Cleans up every process and temp dir it started, on failure too.
 //   --quick               2k vectors, 1 and 2 workers, 40 uploads: a smoke test of a few minutes
 //   --sizes 10000,100000  --probes 300  --exact-probes 50 (exact series above 20k vectors)
-//   --workers 1,2,4  --uploads 300  --clients 32  --skip-search  --skip-uploads
+//   --workers 1,2,4  --uploads 300  --clients 32  --ef 40,100,200  --skip-search  --skip-uploads
 //   --out bench/results/load.json  --md docs/benchmarks.md  --svg docs/bench-load.svg
 //   --report-only         only regenerate the docs section and the plot from --out
 import fs from 'node:fs/promises';
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     uploads: { type: 'string' },
     clients: { type: 'string' },
+    ef: { type: 'string' },
     'skip-search': { type: 'boolean', default: false },
     'skip-uploads': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/load.json' },
@@ -61,7 +62,8 @@ const exactProbesLarge = Number(values['exact-probes'] ?? 50);
 const workers = list(values.workers, quick ? [1, 2] : [1, 2, 4]);
 const uploads = Number(values.uploads ?? (quick ? 40 : 300));
 const clients = Number(values.clients ?? 32);
-const EFS = [40, 100];
+// hnsw.ef_search values (HNSW_EF_SEARCH, one API process each) and hnswlib's ef.
+const EFS = list(values.ef, [40, 100, 200]);
 const HNSWLIB = { m: 16, efConstruction: 64 };
 for (const [name, xs] of [
   ['--sizes', sizes],

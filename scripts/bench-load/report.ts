@@ -39,6 +39,8 @@ export interface LoadResults {
 }
 
 const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+/** Darkest for ef_search 40, lighter for 100, lightest above. */
+const shade = (palette: string[], ef: number | null) => palette[ef === null || ef <= 40 ? 0 : ef <= 100 ? 1 : 2];
 const ms = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x < 1 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -166,9 +168,9 @@ export function svg(r: LoadResults): string {
   if (s && s.sizes.length) {
     type M = SearchResult['sizes'][number]['methods'][number];
     const key = (m: M) => `${m.via}|${m.index}|${m.efSearch}`;
-    const order = (m: M) => ['graphql', 'db', 'in-process'].indexOf(m.via) * 10 + ['hnsw', 'hnswlib', 'none'].indexOf(m.index) * 3 + (m.efSearch === null ? 0 : m.efSearch > 40 ? 1 : 0);
+    const order = (m: M) => ['graphql', 'db', 'in-process'].indexOf(m.via) * 10 + ['hnsw', 'hnswlib', 'none'].indexOf(m.index) * 3 + (m.efSearch === null ? 0 : Math.min(2, [40, 100].filter((e) => m.efSearch! > e).length) / 3);
     const colour = (m: M) =>
-      m.index === 'none' ? (m.via === 'graphql' ? '#d62728' : '#ff9896') : m.index === 'hnswlib' ? ((m.efSearch ?? 0) > 40 ? '#c5b0d5' : '#9467bd') : m.via === 'graphql' ? ((m.efSearch ?? 0) > 40 ? '#6baed6' : '#1f5fa6') : (m.efSearch ?? 0) > 40 ? '#98df8a' : '#2ca02c';
+      m.index === 'none' ? (m.via === 'graphql' ? '#d62728' : '#ff9896') : shade(m.index === 'hnswlib' ? ['#9467bd', '#c5b0d5', '#e2d6ee'] : m.via === 'graphql' ? ['#1f5fa6', '#6baed6', '#b9d7ee'] : ['#2ca02c', '#98df8a', '#d3f0cc'], m.efSearch);
     const legend = new Map<string, M>();
     for (const z of s.sizes) for (const m of z.methods) if (!legend.has(key(m))) legend.set(key(m), m);
     const methods = [...legend.values()].sort((a, b) => order(a) - order(b));
