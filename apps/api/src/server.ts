@@ -6,6 +6,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { Logger } from '@lookalike/shared/logger';
+import type { MetricsSource } from '@lookalike/shared/metrics';
 import { requestIdFrom, runWithContext } from '@lookalike/shared/request-context';
 import cors from 'cors';
 import express from 'express';
@@ -32,7 +33,7 @@ export interface ApiServerOptions {
   /** One line per request (and per GraphQL error), each with its requestId. */
   log: Logger;
   /** GET /metrics serves what it renders (Prometheus text); left out, there is no /metrics. */
-  metrics?: { readonly contentType: string; render(): Promise<string> };
+  metrics?: MetricsSource;
   /** Mounted as it is at `path` (the Bull Board job dashboard); left out, nothing answers there. */
   dashboard?: { path: string; handler: express.RequestHandler };
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MetricsSource } from '@lookalike/shared/metrics';
 
 /**
  * starting: the model loads and warms up, the BullMQ worker is not taking jobs yet.
@@ -18,12 +19,6 @@ export interface WorkerHttpServerOptions {
   check?: () => boolean | Promise<boolean>;
   /** GET /metrics answers with what it renders (Prometheus text); left out, /metrics is 404. */
   metrics?: MetricsSource;
-}
-
-/** A metrics registry as the http server sees it (PromMetrics is one). */
-export interface MetricsSource {
-  readonly contentType: string;
-  render(): Promise<string>;
 }
 
 export interface WorkerHttpServer {

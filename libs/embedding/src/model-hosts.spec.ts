@@ -33,7 +33,7 @@ test('calls in flight spread over the hosts; each call gets its own host’s ans
   const a = slowHost(1);
   const b = slowHost(2);
   const hosts = new ModelHosts([a.host, b.host], startup);
-  assert.equal(hosts.size, 2);
+  assert.equal(hosts.parallelism, 2);
   assert.equal(hosts.info.runtime, 'fake × 2 hosts');
   const first = hosts.embed([image(1)]);
   const second = hosts.embed([image(2)]);
@@ -69,7 +69,7 @@ test('two real hosts give the vectors one host gives, on the runtime the first o
   const single = await ThreadEmbedder.create({ preset: 'tiny', seed: 5 });
   const hosts = await ModelHosts.create({ preset: 'tiny', seed: 5, hosts: 2 });
   try {
-    assert.equal(hosts.size, 2);
+    assert.equal(hosts.parallelism, 2);
     assert.equal(hosts.info.id, single.info.id);
     assert.equal(hosts.info.runtime, `${single.info.runtime} × 2 hosts`);
     const images = [1, 2, 3, 4].map((s) => ({ width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * s * 7) % 256) }));

@@ -59,10 +59,7 @@ export class ModelHosts implements Embedder {
     return new ModelHosts(started, first.startup);
   }
 
-  get size(): number {
-    return this.hosts.length;
-  }
-
+  /** Calls that run at once: one per host. */
   get parallelism(): number {
     return this.hosts.length;
   }

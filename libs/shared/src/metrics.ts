@@ -84,3 +84,9 @@ export function failureReason(error: unknown): FailureReason {
   if (name === 'TimeoutError' || /timed out|timeout exceeded/i.test(message)) return 'timeout';
   return 'other';
 }
+
+/** A metrics registry as an HTTP endpoint sees it: GET /metrics sends what it renders (PromMetrics is one). */
+export interface MetricsSource {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
