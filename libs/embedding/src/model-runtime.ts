@@ -1,6 +1,6 @@
 import type { RgbImage } from '@lookalike/shared/domain/image';
 import { denseNetModelId, type DenseNetConfig } from './densenet.js';
-import { loadWeightsFile } from './weights/load-file.js';
+import { identifyWeightsFile } from './weights/load-file.js';
 import type { NamedWeights } from './weights/types.js';
 
 /** Every runtime that can run the one DenseNet definition, fastest first within CPU and GPU. */
@@ -30,21 +30,37 @@ export interface ModelRuntime {
   dispose(): void | Promise<void>;
 }
 
-export interface ModelWeights {
+/** Which model a runtime runs: the same for every runtime given the same weights. */
+export interface ModelIdentity {
   modelId: string;
   pretrained: boolean;
   weightsSource: string;
-  /** The file's weights to load into the model; undefined: keep the seeded random ones. */
-  weights?: NamedWeights;
 }
 
-/** The id and provenance of the weights every runtime builds its model from (one place, so ids agree). */
+export interface ModelWeights extends ModelIdentity {
+  /**
+   * Decodes the file's weights to load into the model (once: later calls share the result);
+   * undefined: keep the seeded random ones. Lazy, because an ONNX graph found in its cache needs none.
+   */
+  loadWeights?: () => Promise<NamedWeights>;
+}
+
+/**
+ * The id and provenance of the weights every runtime builds its model from (one place, so ids agree).
+ * Reads and digests the weights file, and fails here if it or a shard cannot be read; decoding waits for loadWeights.
+ */
 export async function resolveModelWeights(options: DenseNetConfig & { weightsFile?: string }): Promise<ModelWeights> {
   const randomId = denseNetModelId(options);
   if (!options.weightsFile) return { modelId: randomId, pretrained: false, weightsSource: `random (seed ${options.seed})` };
-  const loaded = await loadWeightsFile(options.weightsFile);
-  // The architecture part of the id stays; the weights part names the file's digest.
-  return { modelId: `${randomId.split(':')[0]}:${loaded.tag}`, pretrained: loaded.pretrained, weightsSource: loaded.source, weights: loaded.weights };
+  const file = await identifyWeightsFile(options.weightsFile);
+  let weights: Promise<NamedWeights> | undefined;
+  return {
+    // The architecture part of the id stays; the weights part names the file's digest.
+    modelId: `${randomId.split(':')[0]}:${file.tag}`,
+    pretrained: file.pretrained,
+    weightsSource: file.source,
+    loadWeights: () => (weights ??= file.parse()),
+  };
 }
 
 /** Divides each row of `flat` (rows of `dimension`) by its L2 norm, into one buffer per vector. */

@@ -114,9 +114,10 @@ export class EmbeddingRuntime implements ModelRuntime {
       throw new RuntimeUnavailableError(`tfjs-${wanted} was asked for, but this thread already runs tfjs-${backend}`);
     }
     const weights = await resolveModelWeights(options);
+    const fileWeights = await weights.loadWeights?.();
     const model = buildDenseNet(options);
     try {
-      if (weights.weights) applyNamedWeights(model, weights.weights);
+      if (fileWeights) applyNamedWeights(model, fileWeights);
     } catch (error) {
       model.dispose();
       throw error;

@@ -5,11 +5,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DENSENET_TINY } from '../densenet.js';
-import { RuntimeUnavailableError } from '../model-runtime.js';
+import { buildDenseNet, DENSENET_TINY } from '../densenet.js';
+import { resolveModelWeights, RuntimeUnavailableError } from '../model-runtime.js';
+import { ensureScratchBackend } from '../runtime.js';
 import { autoRuntimeOrder, detectNvidiaGpu, selectRuntime } from '../select-runtime.js';
 import { ThreadEmbedder } from '../thread-embedder.js';
-import { onnxCacheFile } from './cache.js';
+import { cachedOnnxGraph, onnxCacheFile } from './cache.js';
+import { convertLayersModel } from './convert.js';
 import { loadOnnxRuntime, OnnxEmbeddingRuntime } from './runtime.js';
 import { agreement, testImage } from './test-helpers.js';
 
@@ -82,6 +84,27 @@ describe('OnnxEmbeddingRuntime', { skip: ortPresent ? false : 'onnxruntime-node 
       assert.equal((await fs.readdir(path.dirname(file))).filter((f) => f.endsWith('.tmp')).length, 0, 'no temp files left');
     } finally {
       await first.dispose();
+    }
+  });
+
+  test('a cache hit reads the weights file only to name the model, never decodes it', async () => {
+    // Bytes that digest fine but decode to nothing: only a graph from the cache lets this file start.
+    const file = path.join(cacheDir, 'undecodable.h5');
+    await fs.writeFile(file, 'no HDF5 here');
+    const { modelId } = await resolveModelWeights({ ...DENSENET_TINY, seed: 1, weightsFile: file });
+    await assert.rejects(create({ weightsFile: file }), /Not an HDF5 file/, 'a miss decodes the file, and says what is wrong with it');
+
+    await ensureScratchBackend();
+    const model = buildDenseNet({ ...DENSENET_TINY, seed: 1 });
+    const graph = convertLayersModel(model);
+    model.dispose();
+    await cachedOnnxGraph(cacheDir, modelId, async () => graph);
+    const hit = await create({ weightsFile: file });
+    try {
+      assert.equal(hit.modelId, modelId);
+      assert.equal(hit.cache.outcome, 'hit');
+    } finally {
+      await hit.dispose();
     }
   });
 

@@ -1,11 +1,18 @@
 import type { RgbImage } from '@lookalike/shared/domain/image';
 import type * as Ort from 'onnxruntime-node';
 import { buildDenseNet, denseNetDimension, type DenseNetConfig } from '../densenet.js';
-import { l2NormalizeRows, resolveModelWeights, RuntimeUnavailableError, type ModelRuntime, type ModelWeights } from '../model-runtime.js';
+import {
+  l2NormalizeRows,
+  resolveModelWeights,
+  RuntimeUnavailableError,
+  type ModelIdentity,
+  type ModelRuntime,
+  type ModelWeights,
+} from '../model-runtime.js';
 import { preprocessBatch } from '../preprocess.js';
 import { ensureScratchBackend } from '../runtime.js';
 import { applyNamedWeights } from '../weights/apply.js';
-import { cachedOnnxGraph, type CacheOutcome } from './cache.js';
+import { cachedOnnxGraph, type CachedGraph, type CacheOutcome } from './cache.js';
 import { convertLayersModel, ONNX_INPUT, ONNX_OUTPUT } from './convert.js';
 
 type OrtModule = typeof Ort;
@@ -47,13 +54,25 @@ export function loadOnnxRuntime(): Promise<OrtModule> {
 async function convertDenseNet(options: DenseNetConfig, weights: ModelWeights): Promise<Uint8Array> {
   // Any tfjs backend can hold the weights for a moment; this does not pin the thread's tfjs backend.
   await ensureScratchBackend();
+  const fileWeights = await weights.loadWeights?.();
   const model = buildDenseNet(options);
   try {
-    if (weights.weights) applyNamedWeights(model, weights.weights);
+    if (fileWeights) applyNamedWeights(model, fileWeights);
     return convertLayersModel(model, { metadata: { model_id: weights.modelId, weights_source: weights.weightsSource } });
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The model's identity and ONNX graph. The weights file is decoded only to convert (a cache miss);
+ * the decoded weights are unreachable once this returns, so they do not stay in memory beside the session.
+ */
+async function resolveOnnxGraph(options: OnnxRuntimeOptions): Promise<{ model: ModelIdentity; graph: CachedGraph }> {
+  const weights = await resolveModelWeights(options);
+  const graph = await cachedOnnxGraph(options.cacheDir, weights.modelId, () => convertDenseNet(options, weights));
+  const { modelId, pretrained, weightsSource } = weights;
+  return { model: { modelId, pretrained, weightsSource }, graph };
 }
 
 /** The DenseNet feature extractor on ONNX Runtime (CPU or CUDA provider); same weights and id as the tfjs runtime. */
@@ -80,9 +99,7 @@ export class OnnxEmbeddingRuntime implements ModelRuntime {
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`ONNX Runtime threads must be a positive integer, got ${threads}`);
     // Load ORT before converting anything: a missing package should fail fast and cheap.
     const ort = await loadOnnxRuntime();
-    const weights = await resolveModelWeights(options);
-    const graph = await cachedOnnxGraph(options.cacheDir, weights.modelId, () => convertDenseNet(options, weights));
-    weights.weights = undefined; // the graph holds them now; let the parsed file go
+    const { model, graph } = await resolveOnnxGraph(options);
 
     const sessionOptions: Ort.InferenceSession.SessionOptions = {
       // `all` lets ORT use its blocked NCHWc kernels and fold every BatchNormalization: 1.45× over `basic` here.
@@ -105,20 +122,20 @@ export class OnnxEmbeddingRuntime implements ModelRuntime {
             'provider libraries (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12), CUDA 12, cuDNN 9 and an NVIDIA driver.',
         );
       }
-      throw new Error(`ONNX Runtime could not load the graph of ${weights.modelId}${graph.file ? ` (${graph.file})` : ''}: ${message}`);
+      throw new Error(`ONNX Runtime could not load the graph of ${model.modelId}${graph.file ? ` (${graph.file})` : ''}: ${message}`);
     }
     if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
       await session.release();
-      throw new Error(`The ONNX graph of ${weights.modelId} lacks input "${ONNX_INPUT}" or output "${ONNX_OUTPUT}"`);
+      throw new Error(`The ONNX graph of ${model.modelId} lacks input "${ONNX_INPUT}" or output "${ONNX_OUTPUT}"`);
     }
     return new OnnxEmbeddingRuntime(
       ort,
       session,
-      weights.modelId,
+      model.modelId,
       denseNetDimension(options),
       options.inputSize,
-      weights.pretrained,
-      weights.weightsSource,
+      model.pretrained,
+      model.weightsSource,
       provider,
       threads,
       deviceId,

@@ -83,6 +83,49 @@ function decodeEntry(bytes: Uint8Array, entry: ManifestEntry): Float32Array {
   }
 }
 
+interface WeightGroup {
+  paths: string[];
+  weights: unknown[];
+}
+
+/** A model.json's topology and weight groups, the groups checked only as far as their shard paths and weight lists. */
+function readManifest(modelJson: unknown): { topology: unknown; groups: WeightGroup[] } {
+  if (!isRecord(modelJson) || !Array.isArray(modelJson.weightsManifest)) {
+    throw new WeightsError('model.json: not a TensorFlow.js model (no weightsManifest)');
+  }
+  const groups = modelJson.weightsManifest.map((group: unknown, g) => {
+    if (!isRecord(group) || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string') || !Array.isArray(group.weights)) {
+      throw new WeightsError(`model.json: weightsManifest[${g}] needs paths and weights`);
+    }
+    return { paths: group.paths as string[], weights: group.weights };
+  });
+  return { topology: modelJson.modelTopology, groups };
+}
+
+async function loadShardOrThrow(shardPath: string, loadShard: (path: string) => Promise<Uint8Array>): Promise<Uint8Array> {
+  try {
+    return await loadShard(shardPath);
+  } catch (error) {
+    throw new WeightsError(`Could not load weights shard ${shardPath}: ${(error as Error).message}`, undefined, { cause: error });
+  }
+}
+
+/**
+ * Every shard of a TensorFlow.js layers model, in the order readTfjsLayersWeights reads them
+ * (weightsManifest order, a repeated path repeated), without decoding any weight: enough to
+ * digest the model.
+ */
+export async function readTfjsShards(
+  modelJson: unknown,
+  loadShard: (path: string) => Promise<Uint8Array>,
+): Promise<{ path: string; bytes: Uint8Array }[]> {
+  const shards: { path: string; bytes: Uint8Array }[] = [];
+  for (const group of readManifest(modelJson).groups) {
+    for (const shardPath of group.paths) shards.push({ path: shardPath, bytes: await loadShardOrThrow(shardPath, loadShard) });
+  }
+  return shards;
+}
+
 /**
  * Reads the weights of a TensorFlow.js layers model: `modelJson` is its parsed model.json,
  * `loadShard` returns the bytes of a shard given its path as model.json writes it (relative to
@@ -92,30 +135,19 @@ export async function readTfjsLayersWeights(
   modelJson: unknown,
   loadShard: (path: string) => Promise<Uint8Array>,
 ): Promise<NamedWeights> {
-  if (!isRecord(modelJson) || !Array.isArray(modelJson.weightsManifest)) {
-    throw new WeightsError('model.json: not a TensorFlow.js model (no weightsManifest)');
-  }
-  const layerNames = topologyLayerNames(modelJson.modelTopology);
+  const { topology, groups } = readManifest(modelJson);
+  const layerNames = topologyLayerNames(topology);
   const weights: NamedWeights = new Map();
   const seen = new Set<string>();
-  for (const [g, group] of modelJson.weightsManifest.entries()) {
-    if (!isRecord(group) || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string') || !Array.isArray(group.weights)) {
-      throw new WeightsError(`model.json: weightsManifest[${g}] needs paths and weights`);
-    }
+  for (const [g, group] of groups.entries()) {
     const entries = group.weights.map((w, i) => parseEntry(w, `weightsManifest[${g}].weights[${i}]`));
     const shards: Uint8Array[] = [];
-    for (const shardPath of group.paths as string[]) {
-      try {
-        shards.push(await loadShard(shardPath));
-      } catch (error) {
-        throw new WeightsError(`Could not load weights shard ${shardPath}: ${(error as Error).message}`, undefined, { cause: error });
-      }
-    }
+    for (const shardPath of group.paths) shards.push(await loadShardOrThrow(shardPath, loadShard));
     const total = shards.reduce((n, s) => n + s.length, 0);
     const expected = entries.reduce((n, e) => n + shapeSize(e.shape) * STORED_BYTES[e.quantization?.dtype ?? e.dtype]!, 0);
     if (total !== expected) {
       throw new WeightsError(
-        `Weights shards ${(group.paths as string[]).join(', ')} hold ${total} bytes, the manifest describes ${expected}: ` +
+        `Weights shards ${group.paths.join(', ')} hold ${total} bytes, the manifest describes ${expected}: ` +
           (total < expected ? 'truncated or missing shard' : 'wrong shard'),
       );
     }
