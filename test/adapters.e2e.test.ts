@@ -109,4 +109,20 @@ describe('production adapters: pg over the wire and MinIO client against s3rver'
       await db.close();
     }
   });
+
+  test('PgClient transactions: local settings sent with BEGIN hold inside only; bad names or values are refused', async () => {
+    const db = await PgClient.connect(databaseUrl, 1);
+    try {
+      const read = "SELECT current_setting('hnsw.ef_search', true) AS ef, current_setting('enable_seqscan') AS seq";
+      const inside = await db.transaction((tx) => tx.query<{ ef: string; seq: string }>(read), { settings: { 'hnsw.ef_search': '123', enable_seqscan: 'off' } });
+      assert.deepEqual(inside[0], { ef: '123', seq: 'off' });
+      const outside = await db.query<{ seq: string }>(read);
+      assert.equal(outside[0].seq, 'on', 'the one pooled connection is clean again');
+      await assert.rejects(db.transaction(async () => 1, { settings: { "x'; DROP TABLE tx_probe; --": '1' } }), /Not a setting name/);
+      await assert.rejects(db.transaction(async () => 1, { settings: { 'hnsw.ef_search': "1'); DROP TABLE tx_probe; --" } }), /characters/);
+      await db.query('SELECT count(*) FROM tx_probe');
+    } finally {
+      await db.close();
+    }
+  });
 });

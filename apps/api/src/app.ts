@@ -12,7 +12,7 @@ import { ClassifyService } from './services/classify.service.js';
 import { EvaluationService } from './services/evaluation.service.js';
 import { ImageService } from './services/image.service.js';
 import { ReembedService } from './services/reembed.service.js';
-import { SearchService } from './services/search.service.js';
+import { activeSearchModel, SearchService } from './services/search.service.js';
 import { UploadImageService } from './services/upload-image.service.js';
 
 export interface ApiOptions {
@@ -38,16 +38,7 @@ export async function startApi(
   const unwatchQueue = metrics.watchQueue(QueueName.Images, () => queue.jobCounts());
   const limits = { maxBytes: config.MAX_UPLOAD_BYTES, maxPixels: config.MAX_IMAGE_PIXELS };
   const activeModel = () => infra.models.active();
-  const prepared = new Set<string>();
-  const searchModel = async () => {
-    const model = await activeModel();
-    if (!model) return null;
-    if (!prepared.has(model.id)) {
-      await infra.vectors.prepare(model.id, model.dimension);
-      prepared.add(model.id);
-    }
-    return model.id;
-  };
+  const searchModel = activeSearchModel(infra.models, infra.vectors);
   const search = new SearchService({
     images: infra.images,
     vectors: infra.vectors,
@@ -74,7 +65,8 @@ export async function startApi(
         objects: infra.objects,
         codec: infra.codec,
         maxPixels: config.MAX_IMAGE_PIXELS,
-        model: searchModel,
+        // An evaluation reads vectors without the search's active-model check: read the model afresh.
+        model: () => searchModel({ fresh: true }),
       }),
       activeModel,
       maxUploadBytes: config.MAX_UPLOAD_BYTES,

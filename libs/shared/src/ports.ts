@@ -49,6 +49,16 @@ export interface NearestQuery {
   where?: MetadataFilter;
 }
 
+/** Neighbours of a stored image, by its own vector (the image itself left out). */
+export interface StoredNearestQuery {
+  imageId: string;
+  model: string;
+  k: number;
+  /** Default: the image's own collection. */
+  collection?: string;
+  where?: MetadataFilter;
+}
+
 /** Equality on top-level metadata keys. */
 export type MetadataFilter = Record<string, string | number | boolean>;
 
@@ -57,6 +67,11 @@ export interface VectorIndex {
   get(imageId: string, model: string): Promise<Float32Array | null>;
   /** Nearest first, by cosine distance, answered through the HNSW index. */
   nearest(query: NearestQuery): Promise<NeighborHit[]>;
+  /**
+   * `nearest` for a stored image's vector in one statement. Null when the image has no vector of
+   * `model` or `model` is not the active model (any more): the caller finds out which.
+   */
+  nearestToStored(query: StoredNearestQuery): Promise<NeighborHit[] | null>;
 }
 
 export interface ClassificationRepository {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
 import type { NeighborHit } from '@lookalike/shared/domain/image';
-import type { ImageCodec, ImageRepository, JobQueue, MetadataFilter, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
+import type { ImageCodec, ImageRepository, JobQueue, MetadataFilter, ModelRegistry, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
 import type { UploadLimits } from './upload-image.service.js';
 
 export const MAX_K = 100;
@@ -9,6 +9,29 @@ export const MAX_K = 100;
 export function validateK(k: number): number {
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new InvalidInputError(`k must be a whole number from 1 to ${MAX_K}, got ${k}.`);
   return k;
+}
+
+/** Where searches get their model from. */
+export type SearchModel = (options?: { fresh?: boolean }) => Promise<string | null>;
+
+/**
+ * The active model, its index prepared. Remembered between searches: a stored-vector search checks
+ * in SQL that its model is still the active one and asks for a fresh read when it is not.
+ */
+export function activeSearchModel(models: Pick<ModelRegistry, 'active'>, vectors: { prepare(model: string, dimension: number): Promise<void> }): SearchModel {
+  const prepared = new Set<string>();
+  let last: string | null = null;
+  return async (options) => {
+    if (last && !options?.fresh) return last;
+    const model = await models.active();
+    if (!model) return null;
+    if (!prepared.has(model.id)) {
+      await vectors.prepare(model.id, model.dimension);
+      prepared.add(model.id);
+    }
+    last = model.id;
+    return model.id;
+  };
 }
 
 /** Similar images, by a stored image's vector or by a query image a worker embeds. */
@@ -22,21 +45,28 @@ export class SearchService {
       queue: JobQueue;
       limits: UploadLimits;
       queryTimeoutMs: number;
-      /** The model whose vectors are searched (the workers'); its index prepared. */
-      model: () => Promise<string | null>;
+      /** The model whose vectors are searched (the active one); may be the last one seen unless `fresh`. */
+      model: SearchModel;
     },
   ) {}
 
+  /**
+   * The fast path is one statement (the vector, the model check and the scan together) with the
+   * model last seen; when it answers nothing, the model is read afresh and the reason found.
+   */
   async byImageId(imageId: string, k: number, collection?: string, where?: MetadataFilter): Promise<NeighborHit[]> {
     validateK(k);
+    const search = (model: string) => this.deps.vectors.nearestToStored({ imageId, model, k, collection, where });
+    const known = await this.deps.model();
+    const hits = known ? await search(known) : null;
+    if (hits) return hits;
     const image = await this.deps.images.findById(imageId);
     if (!image) throw new NotFoundError(`No image with id ${imageId}.`);
-    const model = await this.deps.model();
-    const vector = model ? await this.deps.vectors.get(imageId, model) : null;
-    if (!model || !vector) {
-      throw new InvalidInputError(`Image ${imageId} has no vector yet (status ${image.status}); try again when it is READY.`);
-    }
-    return this.deps.vectors.nearest({ vector, model, k, collection: collection ?? image.collection, excludeImageId: imageId, where });
+    // The active model may have changed since it was last read (a switch): ask once more with it.
+    const model = await this.deps.model({ fresh: true });
+    const again = model && model !== known ? await search(model) : null;
+    if (again) return again;
+    throw new InvalidInputError(`Image ${imageId} has no vector yet (status ${image.status}); try again when it is READY.`);
   }
 
   async byUpload(bytes: Buffer, k: number, collection?: string, where?: MetadataFilter): Promise<NeighborHit[]> {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlClient } from './sql-client.js';
+import { applyLocalSettings, localSettingsSql, type SqlClient, type TransactionOptions } from './sql-client.js';
 
 class PgQueryable implements SqlClient {
   constructor(protected readonly db: pg.Pool | pg.PoolClient) {}
@@ -13,7 +13,9 @@ class PgQueryable implements SqlClient {
     await this.db.query(sql);
   }
 
-  transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+  /** Already inside a transaction (PgClient opens it): the settings join that one. */
+  async transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    await applyLocalSettings(this, options);
     return fn(this);
   }
 
@@ -35,10 +37,12 @@ export class PgClient extends PgQueryable {
     return client;
   }
 
-  override async transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+  override async transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
     const conn = await this.pool.connect();
     try {
-      await conn.query('BEGIN');
+      // One simple query, one round trip: BEGIN and the local settings together.
+      const settings = localSettingsSql(options?.settings ?? {});
+      await conn.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
       const result = await fn(new PgQueryable(conn));
       await conn.query('COMMIT');
       return result;

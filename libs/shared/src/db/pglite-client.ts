@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import type { SqlClient } from './sql-client.js';
+import { applyLocalSettings, type SqlClient, type TransactionOptions } from './sql-client.js';
 
 type Queryable = Pick<PGlite, 'query' | 'exec'> | Transaction;
 
@@ -17,8 +17,9 @@ class PGliteQueryable implements SqlClient {
     await this.db.exec(sql);
   }
 
-  transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+  async transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
     // PGlite has one connection: a nested transaction would deadlock, so run inline.
+    await applyLocalSettings(this, options);
     return fn(this);
   }
 
@@ -42,8 +43,12 @@ export class PGliteClient extends PGliteQueryable {
     return this.pglite;
   }
 
-  override transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
-    return this.pglite.transaction((tx) => fn(new PGliteQueryable(tx)));
+  override transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    return this.pglite.transaction(async (tx) => {
+      const inside = new PGliteQueryable(tx);
+      await applyLocalSettings(inside, options);
+      return fn(inside);
+    });
   }
 
   override async close(): Promise<void> {

@@ -4,6 +4,36 @@ export interface SqlClient {
   /** Runs a script of several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
-  transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R>;
+  transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /** Settings that hold for this transaction only (SET LOCAL); over the wire they travel with BEGIN. */
+  settings?: Readonly<Record<string, string>>;
+}
+
+const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+const SETTING_VALUE = /^[A-Za-z0-9_.-]*$/;
+
+/**
+ * One statement setting every local setting: `SELECT set_config(name, value, true), …`. The
+ * settings are ours (config numbers, fixed words), never a client's; they are still checked
+ * because they are written into SQL text (it rides in the same simple query as BEGIN).
+ */
+export function localSettingsSql(settings: Readonly<Record<string, string>>): string | null {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return null;
+  const calls = entries.map(([name, value]) => {
+    if (!SETTING_NAME.test(name)) throw new Error(`Not a setting name: ${JSON.stringify(name)}`);
+    if (!SETTING_VALUE.test(value)) throw new Error(`Setting ${name}: value ${JSON.stringify(value)} has characters a setting here never needs`);
+    return `set_config('${name}', '${value}', true)`;
+  });
+  return `SELECT ${calls.join(', ')}`;
+}
+
+/** Sets the local settings inside a transaction already open (PGlite's, or an enclosing one). */
+export async function applyLocalSettings(db: SqlClient, options: TransactionOptions | undefined): Promise<void> {
+  const settings = localSettingsSql(options?.settings ?? {});
+  if (settings) await db.query(settings);
 }

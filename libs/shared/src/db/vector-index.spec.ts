@@ -37,6 +37,8 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
   before(async () => {
     db = await PGliteClient.open();
     await migrate(db);
+    // Stored-vector searches answer only for the active model.
+    await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, $2, '{}', 'active')", [MODEL, DIM]);
     index = new PgVectorIndex(db, { efSearch: 40 });
     await index.prepare(MODEL, DIM);
     const images = new SqlImageRepository(db);
@@ -73,24 +75,34 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
       .slice(0, k);
   }
 
+  async function plan(sql: string, params: unknown[]): Promise<string> {
+    const rows = await db.transaction((tx) => tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params), { settings: index.searchSettings });
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  }
+
   test('the query plan scans the HNSW index of the model', async () => {
     const q = randomUnitVector(rng(7));
     const { sql, params } = index.nearestSql({ vector: q, model: MODEL, k: 5, collection: 'common' });
-    const plan = await db.transaction(async (tx) => {
-      await index.applySearchSettings(tx);
-      return tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
-    });
-    const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+    const text = await plan(sql, params);
     assert.match(text, /Index Scan using image_embeddings_hnsw_/, text);
   });
 
+  test('the stored-vector query scans the HNSW index too, with the probe vector as its parameter', async () => {
+    const [id] = vectors.keys();
+    const { sql, params } = index.nearestToStoredSql({ imageId: id, model: MODEL, k: 5 });
+    const text = await plan(sql, params);
+    assert.match(text, /Index Scan using image_embeddings_hnsw_/, text);
+    assert.doesNotMatch(text, /Seq Scan on image_embeddings/, text);
+  });
+
   test('search settings hold inside the search transaction only', async () => {
-    const inside = await db.transaction(async (tx) => {
-      await index.applySearchSettings(tx);
-      return tx.query<{ ef: string; scan: string; seq: string }>(
-        "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan, current_setting('enable_seqscan') AS seq",
-      );
-    });
+    const inside = await db.transaction(
+      (tx) =>
+        tx.query<{ ef: string; scan: string; seq: string }>(
+          "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS scan, current_setting('enable_seqscan') AS seq",
+        ),
+      { settings: index.searchSettings },
+    );
     assert.deepEqual(inside[0], { ef: '40', scan: 'relaxed_order', seq: 'off' });
     const outside = await db.query<{ scan: string }>("SELECT current_setting('hnsw.iterative_scan') AS scan");
     assert.equal(outside[0].scan, 'off');
@@ -140,6 +152,39 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
     await index.prepare(other, DIM);
     const q = randomUnitVector(rng(9));
     assert.deepEqual(await index.nearest({ vector: q, model: other, k: 5 }), []);
+  });
+
+  test('nearestToStored answers like nearest with the stored vector, in its own collection, leaving the image out', async () => {
+    for (const [id, e] of [...vectors.entries()].filter(([, e]) => e.collection === 'rare').slice(0, 5)) {
+      const stored = await index.nearestToStored({ imageId: id, model: MODEL, k: 5 });
+      const direct = await index.nearest({ vector: e.v, model: MODEL, k: 5, collection: 'rare', excludeImageId: id });
+      assert.deepEqual(stored?.map((h) => h.imageId), direct.map((h) => h.imageId));
+      assert.ok(stored!.every((h) => h.imageId !== id && vectors.get(h.imageId)!.collection === 'rare'));
+    }
+    const [id] = [...vectors.entries()].find(([, e]) => e.collection === 'rare')!;
+    const elsewhere = await index.nearestToStored({ imageId: id, model: MODEL, k: 3, collection: 'common' });
+    assert.ok(elsewhere!.length === 3 && elsewhere!.every((h) => vectors.get(h.imageId)!.collection === 'common'), 'an explicit collection wins');
+  });
+
+  test('nearestToStored: null without a vector, for a non-active model or a bad id; [] with no neighbours', async () => {
+    const [id] = vectors.keys();
+    assert.equal(await index.nearestToStored({ imageId: '00000000-0000-4000-8000-000000000000', model: MODEL, k: 5 }), null);
+    assert.equal(await index.nearestToStored({ imageId: 'not-a-uuid', model: MODEL, k: 5 }), null);
+    const other = 'test:inactive-64';
+    await index.prepare(other, DIM);
+    await index.upsert(id, other, randomUnitVector(rng(11)));
+    await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, $2, '{}', 'pending')", [other, DIM]);
+    assert.equal(await index.nearestToStored({ imageId: id, model: other, k: 5 }), null, 'a model that is not active answers nothing');
+    await db.query("UPDATE models SET state = 'retired' WHERE id = $1", [MODEL]);
+    await db.query("UPDATE models SET state = 'active' WHERE id = $1", [other]);
+    try {
+      assert.deepEqual(await index.nearestToStored({ imageId: id, model: other, k: 5 }), [], 'the only vector of its model: no neighbours');
+      assert.equal(await index.nearestToStored({ imageId: id, model: MODEL, k: 5 }), null, 'the retired model answers nothing');
+    } finally {
+      await db.query("UPDATE models SET state = 'retired' WHERE id = $1", [other]);
+      await db.query("UPDATE models SET state = 'active' WHERE id = $1", [MODEL]);
+      await db.query('DELETE FROM image_embeddings WHERE model = $1', [other]);
+    }
   });
 
   test('get returns the stored vector', async () => {

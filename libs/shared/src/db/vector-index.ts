@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import pgvector from 'pgvector';
 import type { NeighborHit } from '../domain/image.js';
-import type { NearestQuery, VectorIndex } from '../ports.js';
+import type { MetadataFilter, NearestQuery, StoredNearestQuery, VectorIndex } from '../ports.js';
+import { isUuid } from './image-repository.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface HnswOptions {
@@ -79,49 +80,99 @@ export class PgVectorIndex implements VectorIndex {
   nearestSql(query: NearestQuery): { sql: string; params: unknown[] } {
     const d = this.dimensionOf(query.model);
     const params: unknown[] = [pgvector.toSql(Array.from(query.vector)), query.k];
-    const where = [`model = ${sqlLiteral(query.model)}`];
+    const filters = this.filters(query, params);
     if (query.collection !== undefined) {
       params.push(query.collection);
-      where.push(`collection = $${params.length}`);
+      filters.push(`collection = $${params.length}`);
     }
     if (query.excludeImageId !== undefined) {
       params.push(query.excludeImageId);
-      where.push(`image_id <> $${params.length}`);
+      filters.push(`image_id <> $${params.length}`);
     }
-    if (query.labelledOnly) where.push('label IS NOT NULL');
+    if (query.labelledOnly) filters.push('label IS NOT NULL');
+    return { sql: this.hitsSql(d, filters, `$1::vector(${d})`, ''), params };
+  }
+
+  /**
+   * The stored-vector search as one statement, so `similarImages(imageId)` costs one round trip:
+   * the probe row (the image's vector, its collection, and a check that the model is still the
+   * active one) feeds the index scan as an InitPlan parameter, which pgvector's HNSW scan accepts.
+   * No probe row: no result row. A probe with no neighbours: one row of nulls.
+   */
+  nearestToStoredSql(query: StoredNearestQuery): { sql: string; params: unknown[] } {
+    const d = this.dimensionOf(query.model);
+    const params: unknown[] = [query.imageId, query.k];
+    const filters = this.filters(query, params);
+    params.push(query.collection ?? null);
+    filters.push(`collection = COALESCE($${params.length}, (SELECT collection FROM probe))`, 'image_id <> $1');
+    const probe = `probe AS MATERIALIZED (
+        SELECT e.embedding::vector(${d}) AS embedding, e.collection FROM image_embeddings e
+        JOIN models m ON m.id = e.model AND m.state = 'active'
+        WHERE e.image_id = $1 AND e.model = ${sqlLiteral(query.model)}
+      ), `;
+    return { sql: this.hitsSql(d, filters, '(SELECT embedding FROM probe)', probe), params };
+  }
+
+  private filters(query: { model: string; where?: MetadataFilter }, params: unknown[]): string[] {
+    const filters = [`model = ${sqlLiteral(query.model)}`];
     if (query.where !== undefined && Object.keys(query.where).length > 0) {
       params.push(JSON.stringify(query.where));
-      where.push(`metadata @> $${params.length}::jsonb`);
+      filters.push(`metadata @> $${params.length}::jsonb`);
     }
-    const distance = `embedding::vector(${d}) <=> $1::vector(${d})`;
-    const sql = `WITH hits AS MATERIALIZED (
+    return filters;
+  }
+
+  /** k nearest to `target` ($2 is k), re-sorted: the relaxed-order iterative scan may return them out of order. */
+  private hitsSql(d: number, filters: string[], target: string, probe: string): string {
+    const distance = `embedding::vector(${d}) <=> ${target}`;
+    const hits = `hits AS MATERIALIZED (
         SELECT image_id, label, ${distance} AS distance FROM image_embeddings
-        WHERE ${where.join(' AND ')}
+        WHERE ${filters.join(' AND ')}
         ORDER BY ${distance} LIMIT $2
-      ) SELECT image_id, label, distance FROM hits ORDER BY distance, image_id`;
-    return { sql, params };
+      )`;
+    return probe
+      ? `WITH ${probe}${hits} SELECT h.image_id, h.label, h.distance FROM probe LEFT JOIN hits h ON true ORDER BY h.distance, h.image_id`
+      : `WITH ${hits} SELECT image_id, label, distance FROM hits ORDER BY distance, image_id`;
   }
 
   async nearest(query: NearestQuery): Promise<NeighborHit[]> {
     const { sql, params } = this.nearestSql(query);
-    const rows = await this.db.transaction(async (tx) => {
-      await this.applySearchSettings(tx);
-      return tx.query<{ image_id: string; label: string | null; distance: number }>(sql, params);
-    });
-    return rows.map((r) => ({ imageId: r.image_id, label: r.label, distance: Number(r.distance) }));
+    return toHits(await this.search(sql, params));
+  }
+
+  async nearestToStored(query: StoredNearestQuery): Promise<NeighborHit[] | null> {
+    if (!isUuid(query.imageId)) return null;
+    const { sql, params } = this.nearestToStoredSql(query);
+    const rows = await this.search(sql, params);
+    if (rows.length === 0) return null;
+    return toHits(rows.filter((r) => r.image_id !== null));
+  }
+
+  private search(sql: string, params: unknown[]): Promise<HitRow[]> {
+    return this.db.transaction((tx) => tx.query<HitRow>(sql, params), { settings: this.searchSettings });
   }
 
   /**
-   * Local settings (set_config(…, true) is SET LOCAL): they die with the transaction, so pooled
-   * connections stay clean. One statement for all: a round trip less on every search.
+   * Local to each search transaction, so pooled connections stay clean; sent with its BEGIN.
    * enable_seqscan off: at 100k vectors with ef_search 100 the planner priced the HNSW scan above a
    * sequential scan and chose the scan (760 ms instead of 5 ms; bench:load); the index is always
    * the plan meant here.
    */
-  async applySearchSettings(tx: SqlClient): Promise<void> {
-    await tx.query(
-      "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('enable_seqscan', 'off', true)",
-      [String(Math.trunc(this.options.efSearch))],
-    );
+  get searchSettings(): Record<string, string> {
+    return {
+      'hnsw.ef_search': String(Math.trunc(this.options.efSearch)),
+      'hnsw.iterative_scan': 'relaxed_order',
+      enable_seqscan: 'off',
+    };
   }
+}
+
+interface HitRow {
+  image_id: string | null;
+  label: string | null;
+  distance: number | null;
+}
+
+function toHits(rows: HitRow[]): NeighborHit[] {
+  return rows.map((r) => ({ imageId: r.image_id!, label: r.label, distance: Number(r.distance) }));
 }

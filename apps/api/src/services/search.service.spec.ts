@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
+import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
+import { migrate } from '@lookalike/shared/db/migrate';
+import { SqlModelRegistry } from '@lookalike/shared/db/model-registry';
+import { PGliteClient } from '@lookalike/shared/db/pglite-client';
+import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
+import { activeSearchModel, SearchService, type SearchModel } from './search.service.js';
+
+const A = 'test:a-3';
+const B = 'test:b-3';
+
+let db: PGliteClient;
+let images: SqlImageRepository;
+let vectors: PgVectorIndex;
+let service: SearchService;
+let reads = 0;
+
+// byImageId needs no object store, codec or queue: any use of them fails the test.
+const unused = (name: string) => new Proxy({}, { get: () => () => assert.fail(`${name} is not used by a stored-vector search`) }) as never;
+
+before(async () => {
+  db = await PGliteClient.open();
+  await migrate(db);
+  images = new SqlImageRepository(db);
+  vectors = new PgVectorIndex(db, { efSearch: 40 });
+  const registry = new SqlModelRegistry(db);
+  const models = { active: () => (reads++, registry.active()) };
+  await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, 3, $2, 'active')", [A, JSON.stringify({ id: A, dimension: 3 })]);
+  const model: SearchModel = activeSearchModel(models, vectors);
+  service = new SearchService({
+    images,
+    vectors,
+    objects: unused('objects'),
+    codec: unused('codec'),
+    queue: unused('queue'),
+    limits: { maxBytes: 1, maxPixels: 1 },
+    queryTimeoutMs: 1,
+    model,
+  });
+});
+
+after(() => db.close());
+
+async function image(n: number, vector?: { model: string; v: number[] }): Promise<string> {
+  const row = await images.create({ collection: 'c', label: `l${n}`, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: null });
+  if (vector) {
+    await vectors.prepare(vector.model, 3);
+    await vectors.upsert(row.id, vector.model, Float32Array.from(vector.v));
+    await images.setStatus(row.id, 'READY');
+  }
+  return row.id;
+}
+
+test('byImageId: the nearest stored images, the image itself left out; the model is read once, not per search', async () => {
+  const probe = await image(1, { model: A, v: [1, 0, 0] });
+  const near = await image(2, { model: A, v: [0.9, 0.1, 0] });
+  const far = await image(3, { model: A, v: [0, 0, 1] });
+  reads = 0;
+  const hits = await service.byImageId(probe, 2);
+  assert.deepEqual(hits.map((h) => h.imageId), [near, far]);
+  await service.byImageId(probe, 2);
+  assert.equal(reads, 1, 'the second search used the model it had seen');
+});
+
+test('byImageId: an unknown or malformed id is NotFound; an image with no vector yet says so; a bad k is refused', async () => {
+  await assert.rejects(service.byImageId('00000000-0000-4000-8000-000000000000', 5), (e) => e instanceof NotFoundError && /No image with id/.test(e.message));
+  await assert.rejects(service.byImageId('nope', 5), NotFoundError);
+  const queued = await image(10);
+  await assert.rejects(service.byImageId(queued, 5), (e) => e instanceof InvalidInputError && /no vector yet \(status QUEUED\)/.test(e.message));
+  await assert.rejects(service.byImageId(queued, 0), (e) => e instanceof InvalidInputError && /k must be/.test(e.message));
+});
+
+test('byImageId after a model switch: the remembered model fails the SQL check, the new one is read and answers', async () => {
+  const probe = await image(20, { model: A, v: [1, 1, 0] });
+  await service.byImageId(probe, 1);
+  const other = await image(21, { model: B, v: [0, 1, 0] });
+  await vectors.upsert(probe, B, Float32Array.from([0, 1, 0.1]));
+  await db.query("UPDATE models SET state = 'retired' WHERE id = $1", [A]);
+  await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, 3, $2, 'active')", [B, JSON.stringify({ id: B, dimension: 3 })]);
+  reads = 0;
+  const hits = await service.byImageId(probe, 5);
+  assert.deepEqual(hits.map((h) => h.imageId), [other], 'only vectors of the new model');
+  assert.equal(reads, 1);
+});
