@@ -125,4 +125,20 @@ describe('production adapters: pg over the wire and MinIO client against s3rver'
       await db.close();
     }
   });
+
+  test('PgClient read-only transactions answer before COMMIT, refuse writes, and leave the one connection usable', async () => {
+    const db = await PgClient.connect(databaseUrl, 1);
+    try {
+      await db.exec('CREATE TABLE IF NOT EXISTS tx_probe (n int)');
+      for (let i = 0; i < 5; i++) {
+        const [row] = await db.transaction((tx) => tx.query<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro"), { readOnly: true });
+        assert.equal(row.ro, 'on');
+      }
+      await assert.rejects(db.transaction((tx) => tx.query('INSERT INTO tx_probe VALUES (2)'), { readOnly: true }), /read-only transaction/);
+      const [after] = await db.query<{ ro: string; n: number }>("SELECT current_setting('transaction_read_only') AS ro, (SELECT count(*)::int FROM tx_probe) AS n");
+      assert.deepEqual(after, { ro: 'off', n: 0 }, 'the connection is out of the read-only transaction');
+    } finally {
+      await db.close();
+    }
+  });
 });

@@ -39,18 +39,30 @@ export class PgClient extends PgQueryable {
 
   override async transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
     const conn = await this.pool.connect();
+    let releasedLater = false;
     try {
       // One simple query, one round trip: BEGIN and the local settings together.
       const settings = localSettingsSql(options?.settings ?? {});
-      await conn.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
+      const begin = options?.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
+      await conn.query(settings ? `${begin}; ${settings}` : begin);
       const result = await fn(new PgQueryable(conn));
-      await conn.query('COMMIT');
+      if (options?.readOnly) {
+        // Nothing to commit: answer now; the connection goes back to the pool once COMMIT is done
+        // (and is dropped if it failed), so nobody else queues behind a broken one.
+        releasedLater = true;
+        conn.query('COMMIT').then(
+          () => conn.release(),
+          (error: Error) => conn.release(error),
+        );
+      } else {
+        await conn.query('COMMIT');
+      }
       return result;
     } catch (error) {
       await conn.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
-      conn.release();
+      if (!releasedLater) conn.release();
     }
   }
 

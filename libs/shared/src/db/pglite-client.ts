@@ -46,6 +46,7 @@ export class PGliteClient extends PGliteQueryable {
   override transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
     return this.pglite.transaction(async (tx) => {
       const inside = new PGliteQueryable(tx);
+      if (options?.readOnly) await inside.query('SET TRANSACTION READ ONLY');
       await applyLocalSettings(inside, options);
       return fn(inside);
     });

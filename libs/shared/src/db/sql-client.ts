@@ -11,6 +11,11 @@ export interface SqlClient {
 export interface TransactionOptions {
   /** Settings that hold for this transaction only (SET LOCAL); over the wire they travel with BEGIN. */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * BEGIN READ ONLY, and over the wire the result is handed back without waiting for COMMIT (a
+   * read-only transaction has nothing to commit): one round trip less on every search.
+   */
+  readOnly?: boolean;
 }
 
 const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;

@@ -149,7 +149,7 @@ export class PgVectorIndex implements VectorIndex {
   }
 
   private search(sql: string, params: unknown[]): Promise<HitRow[]> {
-    return this.db.transaction((tx) => tx.query<HitRow>(sql, params), { settings: this.searchSettings });
+    return this.db.transaction((tx) => tx.query<HitRow>(sql, params), { settings: this.searchSettings, readOnly: true });
   }
 
   /**
