@@ -30,9 +30,8 @@ export class EmbedImageService {
   /** Returns false when the image no longer exists (deleted while queued): nothing to do. */
   async process(imageId: string): Promise<boolean> {
     const { images, vectors, classifications, objects, codec, embedder, events, k, maxPixels } = this.deps;
-    const image = await images.findById(imageId);
+    const image = await images.claim(imageId);
     if (!image) return false;
-    await images.setStatus(imageId, 'PROCESSING');
     const bytes = await objects.get(image.objectKey);
     const rgb = await codec.toRgb(bytes, embedder.info.inputSize, { ...embedder.info.preprocessing, maxPixels });
     const [vector] = await embedder.embed([rgb]);
@@ -47,8 +46,7 @@ export class EmbedImageService {
       labelledOnly: true,
     });
     const vote = knnVote(neighbors);
-    await classifications.save({ imageId, ...vote, neighbors, model, createdAt: new Date() });
-    await images.setStatus(imageId, 'READY');
+    await classifications.complete({ imageId, ...vote, neighbors, model, createdAt: new Date() }, 'READY');
     await events.publishClassificationReady({ imageId, collection: image.collection });
     return true;
   }
@@ -58,7 +56,6 @@ export class EmbedImageService {
     const image = await this.deps.images.findById(imageId);
     if (!image) return;
     const message = error instanceof InvalidImageError ? error.message : `Processing failed: ${(error as Error).message}`;
-    await this.deps.images.setStatus(imageId, 'FAILED', message);
     const failed: ClassificationRecord = {
       imageId,
       label: null,
@@ -67,7 +64,7 @@ export class EmbedImageService {
       model: this.deps.embedder.info.id,
       createdAt: new Date(),
     };
-    await this.deps.classifications.save(failed);
+    await this.deps.classifications.complete(failed, 'FAILED', message);
     await this.deps.events.publishClassificationReady({ imageId, collection: image.collection });
   }
 }

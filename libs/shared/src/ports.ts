@@ -29,6 +29,8 @@ export interface ImageRepository {
   /** Keyset pagination, newest first; `after` is the id of the last image of the previous page. */
   list(filter: ImageListFilter, first: number, after?: string): Promise<ImagePage>;
   setStatus(id: string, status: ImageStatus, error?: string | null): Promise<void>;
+  /** Marks the image PROCESSING and returns it, in one statement; null: no such image (deleted while queued). */
+  claim(id: string): Promise<ImageRecord | null>;
   /** QUEUED or PROCESSING, untouched for `olderThanMs`: maybe their job was lost. */
   findStale(olderThanMs: number, limit: number): Promise<string[]>;
   /** Also relabels the image's vectors, so the next classification sees the new label. Null: no such image. */
@@ -75,7 +77,11 @@ export interface VectorIndex {
 }
 
 export interface ClassificationRepository {
-  save(result: ClassificationRecord): Promise<void>;
+  /**
+   * Saves the result and sets the image's final status in one statement: a READY image always has
+   * its classification, and a worker dying between the two cannot leave one without the other.
+   */
+  complete(result: ClassificationRecord, status: 'READY' | 'FAILED', error?: string | null): Promise<void>;
   findByImageId(imageId: string): Promise<ClassificationRecord | null>;
 }
 

@@ -15,13 +15,17 @@ interface ClassificationRow {
 export class SqlClassificationRepository implements ClassificationRepository {
   constructor(private readonly db: SqlClient) {}
 
-  async save(c: ClassificationRecord): Promise<void> {
+  async complete(c: ClassificationRecord, status: 'READY' | 'FAILED', error: string | null = null): Promise<void> {
     await this.db.query(
-      `INSERT INTO classifications (image_id, label, confidence, neighbors, model, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (image_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
-         neighbors = EXCLUDED.neighbors, model = EXCLUDED.model, created_at = EXCLUDED.created_at`,
-      [c.imageId, c.label, c.confidence, JSON.stringify(c.neighbors), c.model, c.createdAt],
+      `WITH saved AS (
+         INSERT INTO classifications (image_id, label, confidence, neighbors, model, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (image_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
+           neighbors = EXCLUDED.neighbors, model = EXCLUDED.model, created_at = EXCLUDED.created_at
+         RETURNING image_id
+       )
+       UPDATE images SET status = $7, error = $8, updated_at = clock_timestamp() FROM saved WHERE images.id = saved.image_id`,
+      [c.imageId, c.label, c.confidence, JSON.stringify(c.neighbors), c.model, c.createdAt, status, error],
     );
   }
 

@@ -128,6 +128,15 @@ export class SqlImageRepository implements ImageRepository {
     ]);
   }
 
+  async claim(id: string): Promise<ImageRecord | null> {
+    if (!isImageId(id)) return null;
+    const [row] = await this.db.query<ImageRow>(
+      "UPDATE images SET status = 'PROCESSING', error = NULL, updated_at = clock_timestamp() WHERE id = $1 RETURNING *",
+      [id],
+    );
+    return row ? toRecord(row) : null;
+  }
+
   async findStale(olderThanMs: number, limit: number): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(
       `SELECT id FROM images WHERE status IN ('QUEUED', 'PROCESSING')
