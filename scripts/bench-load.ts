@@ -12,7 +12,7 @@
 // docs/bench-load.svg. Cleans up every process and temp dir it started, on failure too.
 //   --quick               2k vectors, 1 and 2 workers, 40 uploads: a smoke test of a few minutes
 //   --sizes 10000,100000  --probes 300  --exact-probes 50 (exact series above 20k vectors)
-//   --workers 1,2,4  --uploads 300  --clients 32  --ef 40,100,200  --skip-search  --skip-uploads
+//   --workers 1,2,4  --uploads 300  --clients 32  --ef 40,100,150,200  --skip-search  --skip-uploads
 //   --out bench/results/load.json  --md docs/benchmarks.md  --svg docs/bench-load.svg
 //   --report-only         only regenerate the docs section and the plot from --out
 import fs from 'node:fs/promises';
@@ -21,6 +21,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, installSignalHandlers, ROOT } from './bench-load/procs.js';
 import { type LoadResults, markdown, svg, type Target, writeSection } from './bench-load/report.js';
+import { loadConfig } from '../libs/shared/src/config.js';
+import { type DbStatementsResult, runDbStatements } from './bench-load/db-statements.js';
 import { runSearch } from './bench-load/search.js';
 import { type ConfigResult, describeImages, makeUploadImages, modelOnlyFigure, runUploadConfig } from './bench-load/uploads.js';
 
@@ -63,7 +65,7 @@ const workers = list(values.workers, quick ? [1, 2] : [1, 2, 4]);
 const uploads = Number(values.uploads ?? (quick ? 40 : 300));
 const clients = Number(values.clients ?? 32);
 // hnsw.ef_search values (HNSW_EF_SEARCH, one API process each) and hnswlib's ef.
-const EFS = list(values.ef, [40, 100, 200]);
+const EFS = list(values.ef, [40, 100, 150, 200]);
 const HNSWLIB = { m: 16, efConstruction: 64 };
 for (const [name, xs] of [
   ['--sizes', sizes],
@@ -139,7 +141,17 @@ try {
         exitCode = 1;
       }
     }
+    let databaseStatements: DbStatementsResult | null = null;
+    try {
+      // The service's default ef_search: the one its classifications use.
+      const efSearch = loadConfig({}).HNSW_EF_SEARCH;
+      databaseStatements = await phase('database statements', () => runDbStatements({ storedBefore: uploads, measured: uploads, efSearch, log }));
+    } catch (e) {
+      errors.push(`database statements: ${(e as Error).stack ?? e}`);
+      exitCode = 1;
+    }
     uploadsResult = {
+      databaseStatements,
       clients,
       uploadsPerConfiguration: uploads,
       images: describeImages(images),

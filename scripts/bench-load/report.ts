@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { SearchResult } from './search.js';
+import type { DbStatementsResult } from './db-statements.js';
 import type { ConfigResult } from './uploads.js';
 
 export const START = '<!-- bench:load:start -->';
@@ -33,6 +34,8 @@ export interface LoadResults {
     modelEnv: Record<string, string>;
     modelOnly: { imagesPerSecond: number | null; source: string; note: string };
     configurations: ConfigResult[];
+    /** Absent in results written before it was measured. */
+    databaseStatements?: DbStatementsResult | null;
   } | null;
   targets: Target[];
   errors: string[];
@@ -130,6 +133,19 @@ export function markdown(r: LoadResults, svgName: string): string {
             return `${f(x.cpuSeconds)} s, ${pct(x.share)}, ${f(c.cpu.perUploadMs[st])} ms/upload`;
           })
           .join(' | ')} |`,
+      );
+    }
+    const d = u.databaseStatements;
+    if (d) {
+      L.push(
+        '',
+        `Where the database's CPU goes, statement by statement, for one upload (${d.method}; ${d.storedBefore} uploads stored first, mean over the next ${d.measured}; ef_search ${d.efSearch}). ` +
+          'The difference between the two columns is the HNSW index: its insert is most of the database stage.',
+        '',
+        '| statement | by | CPU ms, with the HNSW index | CPU ms, without |',
+        '|---|---|---:|---:|',
+        ...d.statements.map((x) => `| ${x.statement} | ${x.by} | ${f(x.withIndexMs, 2)} | ${f(x.withoutIndexMs, 2)} |`),
+        `| **all** |  | **${f(d.totalWithIndexMs, 2)}** | **${f(d.totalWithoutIndexMs, 2)}** |`,
       );
     }
     L.push('', 'Per process:', '', `| workers | process | CPU s | share |`, '|---:|---|---:|---:|');

@@ -32,7 +32,7 @@ const schema = z
     /** Neighbours that vote on a label. */
     KNN_K: int(1, 100).default(5),
     /** 200: at 100k vectors recall@5 0.98 (0.94 at 100, 0.89 at 40) for about the same p50 (bench:load). */
-    HNSW_EF_SEARCH: int(1, 1000).default(200),
+    HNSW_EF_SEARCH: int(1, 1000).default(150),
     /** `densenet121` in production; `tiny` is the small DenseNet the tests inject. */
     MODEL: z.enum(['densenet121', 'tiny']).default('densenet121'),
     MODEL_SEED: int(0).default(1),
