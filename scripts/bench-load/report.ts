@@ -75,7 +75,7 @@ export function markdown(r: LoadResults, svgName: string): string {
       '',
       `${s.probes} stored images as probes, one query at a time, each probe itself left out (as the service does); recall@5 against exact search (brute force in JS over the same vectors). ` +
         `Vectors: synthetic, clustered, ${s.dimension}-d, L2-normalised (${s.vectors.clusters} clusters, intrinsic dimension ${s.vectors.intrinsicDimension}), stored with their image rows in the service's tables under model \`${s.model}\` (random weights, **not pretrained**), one collection. ` +
-        `HNSW: pgvector in PGlite, m ${s.hnsw.m}, ef_construction ${s.hnsw.efConstruction}, cosine; GraphQL: one API process per \`HNSW_EF_SEARCH\`, reaching PGlite over the wire (pglite-socket). ` +
+        `HNSW: pgvector in PGlite, m ${s.hnsw.m}, ef_construction ${s.hnsw.efConstruction}, cosine; GraphQL: one API process per \`HNSW_EF_SEARCH\`, reaching PGlite over the wire (pglite-socket); it answers with one search statement (the stored vector, the active-model check and the HNSW scan; \`PgVectorIndex.nearestToStored\`) in a read-only transaction, then reads the neighbours' rows. ` +
         `"In the database": the service's own SQL (\`PgVectorIndex.nearest\`) run in the PGlite process. Exact: the same SQL with no index on the table. ` +
         `hnswlib-node ${s.hnswlib.present ? `${s.hnswlib.version ?? ''} (m ${s.hnswlib.m}, ef_construction ${s.hnswlib.efConstruction}), in this process` : `: ${s.hnswlib.error ?? 'not present'}`}. ` +
         `GraphQL floor (\`{ __typename }\`, no database): p50 ${ms(s.graphqlFloorMs?.p50)} ms, p99 ${ms(s.graphqlFloorMs?.p99)} ms.` +
@@ -140,7 +140,7 @@ export function markdown(r: LoadResults, svgName: string): string {
       L.push(
         '',
         `Where the database's CPU goes, statement by statement, for one upload (${d.method}; ${d.storedBefore} uploads stored first, mean over the next ${d.measured}; ef_search ${d.efSearch}). ` +
-          'The difference between the two columns is the HNSW index: its insert is most of the database stage.',
+          'The difference between the two columns is the HNSW index: its insert is most of the database stage. Random vectors have no clusters, which makes an index insert dearer than with the service\'s own vectors: read the split between statements here, and the database\'s total per upload from the real run above.',
         '',
         '| statement | by | CPU ms, with the HNSW index | CPU ms, without |',
         '|---|---|---:|---:|',

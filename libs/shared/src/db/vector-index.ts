@@ -94,7 +94,7 @@ export class PgVectorIndex implements VectorIndex {
   }
 
   /**
-   * The stored-vector search as one statement, so `similarImages(imageId)` costs one round trip:
+   * The stored-vector search as one statement, so `similarImages(imageId)` needs no other read:
    * the probe row (the image's vector, its collection, and a check that the model is still the
    * active one) feeds the index scan as an InitPlan parameter, which pgvector's HNSW scan accepts.
    * No probe row: no result row. A probe with no neighbours: one row of nulls.
@@ -122,7 +122,10 @@ export class PgVectorIndex implements VectorIndex {
     return filters;
   }
 
-  /** k nearest to `target` ($2 is k), re-sorted: the relaxed-order iterative scan may return them out of order. */
+  /**
+   * k nearest to `target` ($2 is k), re-sorted: the relaxed-order iterative scan may return them out
+   * of order. `probe`: the probe CTE of a stored-vector search, or ''.
+   */
   private hitsSql(d: number, filters: string[], target: string, probe: string): string {
     const distance = `embedding::vector(${d}) <=> ${target}`;
     const hits = `hits AS MATERIALIZED (
