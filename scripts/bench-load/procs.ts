@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '@lookalike/shared/local-redis';
+import pg from 'pg';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -209,6 +210,62 @@ export async function startPgliteHost(): Promise<Proc & { port: number; url: str
   return { ...proc, port, url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` };
 }
 
+/**
+ * A native PostgreSQL (initdb and postgres from PATH or /usr/lib/postgresql/N/bin) with pgvector
+ * installed, in a fresh data directory: the database of a real deployment, for comparing its CPU
+ * per upload with PGlite's. Postgres refuses to run as root: as root it runs as the `postgres` user.
+ * Default settings, fsync included, but for listening on 127.0.0.1 and its socket in the data dir.
+ */
+export async function startNativePostgres(dir: string): Promise<Proc & { port: number; url: string; version: string }> {
+  const bin = (name: string) => {
+    const onPath = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+    if (onPath) return onPath;
+    const versions = readdirSafe('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) {
+      const candidate = `/usr/lib/postgresql/${v}/bin/${name}`;
+      if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+    }
+    throw new Error(`${name} not found: install PostgreSQL (e.g. apt-get install postgresql-15) and pgvector`);
+  };
+  const postgres = bin('postgres');
+  const initdb = bin('initdb');
+  const version = spawnSync(postgres, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const asUser: { uid?: number; gid?: number } = {};
+  if (process.getuid?.() === 0) {
+    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0) throw new Error('running as root, and there is no postgres user to run PostgreSQL as');
+    Object.assign(asUser, { uid, gid });
+  }
+  const data = path.join(dir, 'pgdata');
+  await fs.mkdir(data, { recursive: true, mode: 0o700 });
+  if (asUser.uid !== undefined) {
+    await fs.chown(dir, asUser.uid, asUser.gid!);
+    await fs.chown(data, asUser.uid, asUser.gid!);
+  }
+  const init = spawnSync(initdb, ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], { encoding: 'utf8', ...asUser });
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
+  const port = await freePort();
+  const child = spawn(postgres, ['-D', data, '-p', String(port), '-k', data, '-c', 'listen_addresses=127.0.0.1'], {
+    cwd: dir,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...asUser,
+  });
+  const proc = track('postgres', child);
+  await waitFor(() => proc.output().includes('ready to accept connections'), 60_000, 'PostgreSQL to accept connections', proc);
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ v: string }>("SELECT default_version AS v FROM pg_available_extensions WHERE name = 'vector'");
+    if (!rows[0]) throw new Error(`pgvector is not installed for ${version}: build it from source against postgresql-server-dev (make && make install)`);
+    return { ...proc, port, url, version: `${version.replace(/^postgres \(PostgreSQL\) /, 'PostgreSQL ')}, pgvector ${rows[0].v}` };
+  } finally {
+    await client.end();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // /proc
 
@@ -227,6 +284,33 @@ function cpuFromStat(statPath: string): number | null {
 
 export function cpuSeconds(pid: number): number | null {
   return cpuFromStat(`/proc/${pid}/stat`);
+}
+
+/**
+ * A process with its children: its own CPU, what its reaped children used (cutime + cstime) and
+ * what its live children have used so far. For the postmaster that is all of Postgres: backends
+ * come and go within a window, and a reaped one moves from "live" to cutime without loss.
+ */
+export function treeCpuSeconds(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
+  for (const entry of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const child = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const cf = child.slice(child.lastIndexOf(')') + 2).split(' ');
+      if (Number(cf[1]) === pid) total += (Number(cf[11]) + Number(cf[12])) / TICKS;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
 }
 
 export function threadCpu(pid: number): Map<number, number> {
@@ -291,12 +375,17 @@ export class CpuWindow {
   private timer: NodeJS.Timeout | null = null;
   private machineBefore = machineTicks();
 
-  constructor(private readonly procs: { name: string; pid: number }[]) {}
+  /** `tree`: count the process's children too (treeCpuSeconds), for a multi-process server. */
+  constructor(private readonly procs: { name: string; pid: number; tree?: boolean }[]) {}
+
+  private total(p: { pid: number; tree?: boolean }): number | null {
+    return p.tree ? treeCpuSeconds(p.pid) : cpuSeconds(p.pid);
+  }
 
   start(): void {
     this.startedAt = performance.now();
     this.machineBefore = machineTicks();
-    for (const p of this.procs) this.before.set(p.pid, { total: cpuSeconds(p.pid) ?? 0, threads: threadCpu(p.pid) });
+    for (const p of this.procs) this.before.set(p.pid, { total: this.total(p) ?? 0, threads: threadCpu(p.pid) });
     // Threads that end in the window would take their CPU with them: keep a recent reading.
     this.timer = setInterval(() => this.sample(), 1000);
     this.timer.unref();
@@ -304,7 +393,7 @@ export class CpuWindow {
 
   private sample(): void {
     for (const p of this.procs) {
-      const total = cpuSeconds(p.pid);
+      const total = this.total(p);
       if (total !== null) this.lastSeen.set(p.pid, { total, threads: threadCpu(p.pid) });
     }
   }

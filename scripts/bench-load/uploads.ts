@@ -10,8 +10,10 @@ import { type Client, createClient } from 'graphql-ws';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { distinctImage } from '../../test/fixtures/images.js';
-import { CpuWindow, type CpuReport, makeTempDir, memory, type Proc, resetPeak, ROOT, startPgliteHost, startRedis, startService } from './procs.js';
+import { CpuWindow, type CpuReport, makeTempDir, memory, type Proc, resetPeak, ROOT, startNativePostgres, startPgliteHost, startRedis, startService } from './procs.js';
 import { type LatencySummary, round, summarize } from './stats.js';
+
+const DATABASE_PROCESS = 'DB host';
 
 export interface UploadOptions {
   workers: number[];
@@ -19,6 +21,8 @@ export interface UploadOptions {
   clients: number;
   /** Env for the worker processes' model (MODEL_WEIGHTS=random, MODEL_RUNTIME=onnx-cpu, …). */
   modelEnv: Record<string, string>;
+  /** PGlite served over the wire (the default), or a native PostgreSQL with pgvector (startNativePostgres). */
+  database: 'pglite' | 'native';
   log: (message: string) => void;
 }
 
@@ -30,6 +34,8 @@ export interface UploadImage {
 
 export interface ConfigResult {
   workers: number;
+  /** The database as run: `PGlite … over the wire` or `PostgreSQL 15.x, pgvector 0.8.x`. */
+  database?: string;
   uploads: number;
   completed: number;
   failedUploads: number;
@@ -188,7 +194,7 @@ export async function runUploadConfig(
   const started: Proc[] = [];
   let events: EventLog | null = null;
   try {
-    const db = await startPgliteHost();
+    const db: Proc & { url: string; version?: string } = opts.database === 'native' ? await startNativePostgres(dir) : await startPgliteHost();
     started.push(db);
     const redis = await startRedis(path.join(dir, 'redis'));
     started.push(redis.proc);
@@ -243,7 +249,9 @@ export async function runUploadConfig(
       { name: 'API', pid: api.pid },
       ...workerProcs.map((w, i) => ({ name: `worker ${i + 1}`, pid: w.pid })),
       { name: 'redis-server', pid: redis.proc.pid },
-      { name: 'DB host (PGlite over the wire)', pid: db.pid },
+      opts.database === 'native'
+        ? { name: `${DATABASE_PROCESS} (PostgreSQL: postmaster and backends)`, pid: db.pid, tree: true }
+        : { name: `${DATABASE_PROCESS} (PGlite over the wire)`, pid: db.pid },
       { name: 'load generator (this script)', pid: process.pid },
     ];
     const cpu = new CpuWindow(procs);
@@ -297,6 +305,7 @@ export async function runUploadConfig(
     const completed = ttcMs.length + missed.length;
     const result: ConfigResult = {
       workers,
+      database: db.version ?? 'PGlite (in memory, pgvector) served over the wire by a process of its own',
       uploads: images.length,
       completed,
       failedUploads,
@@ -363,7 +372,7 @@ function breakdown(r: CpuReport, classified: number): CpuBreakdown {
     { stage: 'worker plumbing (main threads: queue, DB, kNN, events)', cpuSeconds: workerMain },
     { stage: 'worker image decode and other threads', cpuSeconds: workerOther },
     { stage: 'API (upload parsing, sharp inspect, storage, GraphQL, subscriptions)', cpuSeconds: sec('API') },
-    { stage: 'database (PGlite host)', cpuSeconds: sec('DB host') },
+    { stage: r.processes.some((p) => p.name.startsWith(DATABASE_PROCESS) && p.name.includes('PGlite')) ? 'database (PGlite host)' : 'database (PostgreSQL processes)', cpuSeconds: sec(DATABASE_PROCESS) },
     { stage: 'redis-server', cpuSeconds: sec('redis-server') },
     { stage: 'load generator (clients, not the service)', cpuSeconds: sec('load generator') },
   ].map((s) => ({ stage: s.stage, cpuSeconds: round(s.cpuSeconds), share: share(s.cpuSeconds) }));
