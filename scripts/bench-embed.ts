@@ -9,6 +9,8 @@
 //   --e2e-runtimes a,b|none runtimes for the end-to-end run (default: MODEL_RUNTIME if set, else onnx-cpu)
 //   --e2e-threads 1,N       MODEL_THREADS values for the end-to-end run (default: 1, and all cores in a full run)
 //   --e2e-images N          images per end-to-end run (default 200; quick 24)
+//   --e2e-databases a,b     pglite (default: in the worker's process) and/or native (a PostgreSQL with
+//                           pgvector from PATH or /usr/lib/postgresql, over the wire; see bench:load)
 //   --no-compare            skip the one-process-N-threads vs N-single-thread-hosts comparison
 //   --max-load-wait S       wait up to S seconds for the 1-minute load to fall to 0.3 (default 120; quick 0)
 //   --out FILE              default bench/results/embed.json
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     'e2e-runtimes': { type: 'string' },
     'e2e-threads': { type: 'string' },
     'e2e-images': { type: 'string' },
+    'e2e-databases': { type: 'string' },
     'no-compare': { type: 'boolean', default: false },
     'max-load-wait': { type: 'string' },
     out: { type: 'string', default: 'bench/results/embed.json' },
@@ -70,6 +73,8 @@ const e2eRuntimes = (values['e2e-runtimes'] === 'none' ? [] : (list(values['e2e-
 for (const r of e2eRuntimes) if (!RUNTIME_NAMES.includes(r)) throw new Error(`--e2e-runtimes: unknown runtime "${r}"`);
 const e2eThreads = uniq(ints(values['e2e-threads'], 'e2e-threads') ?? (quick ? [Number(process.env.MODEL_THREADS ?? 1)] : [Number(process.env.MODEL_THREADS ?? 1), cores]));
 const e2eImages = Number(values['e2e-images'] ?? (quick ? 24 : 200));
+const e2eDatabases = (list(values['e2e-databases']) ?? ['pglite']) as ('pglite' | 'native')[];
+for (const d of e2eDatabases) if (d !== 'pglite' && d !== 'native') throw new Error(`--e2e-databases: pglite or native, not "${d}"`);
 if (!Number.isInteger(e2eImages) || e2eImages < 1) throw new Error('--e2e-images must be a positive whole number');
 if (!/^[a-z0-9-]+$/.test(values.section!)) throw new Error('--section takes lower-case letters, digits and dashes');
 const maxLoadWait = Number(values['max-load-wait'] ?? (quick ? 0 : 120));
@@ -365,21 +370,23 @@ try {
 
   // ---- end to end through the real worker ------------------------------------------------------
   const endToEnd: Array<Record<string, unknown>> = [];
-  for (const runtime of e2eRuntimes) {
+  for (const database of e2eDatabases) for (const runtime of e2eRuntimes) {
     for (const threads of e2eThreads) {
       const st = statuses.find((s) => s.runtime === runtime);
       if (st && st.status !== 'ok' && st.status !== 'not requested') {
-        endToEnd.push({ runtime, threads, status: st.status, reason: st.reason });
+        endToEnd.push({ runtime, threads, database, status: st.status, reason: st.reason });
         continue;
       }
       if (threads !== 1 && runtime !== 'onnx-cpu') continue;
-      log(`end to end: ${runtime}, MODEL_THREADS=${threads}, ${e2eImages} images…`);
-      const spec: E2eSpec = { mode: 'e2e', runtime, images: e2eImages, files, cacheDir, concurrentPhase: true };
+      // The native database is a comparison of the default set-up's best case: one thread per host.
+      if (database === 'native' && threads !== 1) continue;
+      log(`end to end: ${runtime}, MODEL_THREADS=${threads}, ${database === 'native' ? 'native PostgreSQL' : 'PGlite'}, ${e2eImages} images…`);
+      const spec: E2eSpec = { mode: 'e2e', runtime, images: e2eImages, files, cacheDir, concurrentPhase: true, database };
       process.env.MODEL_THREADS = String(threads);
       const m = await runChild(spec, 600_000);
       if (m.type !== 'result') {
         const reason = m.type === 'error' ? m.message : m.type === 'unavailable' ? m.reason : m.type;
-        endToEnd.push({ runtime, threads, status: m.type === 'unavailable' ? 'failed to load' : 'error', reason });
+        endToEnd.push({ runtime, threads, database, status: m.type === 'unavailable' ? 'failed to load' : 'error', reason });
         log(`  ${reason}`);
         continue;
       }
@@ -403,7 +410,7 @@ try {
       // The worker's rate once its pipeline is full (first batch done → last label), when measured; else from its start.
       const workerRate = (res.worker.steadyImagesPerSecond ?? res.worker.imagesPerSecond) as number;
       const ratio = modelOnly ? workerRate / modelOnly : null;
-      endToEnd.push({ status: 'ok', threads, ...res, modelOnlyImagesPerSecond: modelOnly ?? null, modelOnlyBasis, ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000 });
+      endToEnd.push({ status: 'ok', threads, database, ...res, modelOnlyImagesPerSecond: modelOnly ?? null, modelOnlyBasis, ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000 });
       log(`  worker ${res.worker.imagesPerSecond} images/s from its start, ${res.worker.steadyImagesPerSecond ?? '–'} once full (mean batch ${res.worker.meanBatch}) = ${ratio === null ? '?' : `${(100 * ratio).toFixed(0)}%`} of model-only ${modelOnly ?? '?'}; uploads ${res.upload.imagesPerSecond}/s; concurrent ${res.concurrent?.imagesPerSecond ?? '–'}/s; peak RSS ${res.peakRssMB} MB`);
     }
   }
@@ -421,7 +428,8 @@ try {
     const w = e.worker as { imagesPerSecond: number; steadyImagesPerSecond?: number };
     return w.steadyImagesPerSecond ?? w.imagesPerSecond;
   };
-  const e2eFirst = endToEnd.find((e) => e.status === 'ok' && e.runtime === 'onnx-cpu') ?? endToEnd.find((e) => e.status === 'ok');
+  const e2eFirst = endToEnd.find((e) => e.status === 'ok' && e.runtime === 'onnx-cpu' && e.database === 'pglite') ?? endToEnd.find((e) => e.status === 'ok' && e.database === 'pglite');
+  const e2eNative = endToEnd.find((e) => e.status === 'ok' && e.runtime === 'onnx-cpu' && e.database === 'native');
   const caveat = `${quick ? 'quick run; ' : ''}${before.quiet ? '' : `machine not idle (1-min load ${before.snapshot.loadAverage[0]} at start); `}`;
   const targets: Target[] = [
     {
@@ -448,6 +456,18 @@ try {
       pass: e2eFirst?.ratio != null ? (e2eFirst.ratio as number) >= 0.8 : null,
       basis: `${caveat}${e2eFirst ? `${e2eFirst.description}: worker ${workerRateOf(e2eFirst)} images/s (pipeline full) vs ${e2eFirst.modelOnlyBasis} ${e2eFirst.modelOnlyImagesPerSecond} images/s` : 'not measured'}`,
     },
+    ...(e2eNative
+      ? [
+          {
+            name: 'end to end vs model only, native PostgreSQL',
+            target: '≥ 80%',
+            measured: e2eNative.ratio != null ? Math.round((e2eNative.ratio as number) * 1000) / 10 : null,
+            unit: '%',
+            pass: e2eNative.ratio != null ? (e2eNative.ratio as number) >= 0.8 : null,
+            basis: `${caveat}${e2eNative.description}, ${(e2eNative.config as { database: string }).database}: worker ${workerRateOf(e2eNative)} images/s (pipeline full) vs ${e2eNative.modelOnlyBasis} ${e2eNative.modelOnlyImagesPerSecond} images/s`,
+          },
+        ]
+      : []),
   ];
 
   // ---- write -----------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ export interface E2eSpec {
   cacheDir: string;
   /** Also time uploads made while the worker runs (the API's own decoding then shares the cores). */
   concurrentPhase: boolean;
+  /** PGlite in this process (the default set-up), or a native PostgreSQL with pgvector over the wire. */
+  database: 'pglite' | 'native';
 }
 
 export type ChildSpec = ModelSpec | HostSpec | ThreadsSpec | PrepareSpec | E2eSpec;
@@ -318,8 +320,19 @@ async function runE2e(spec: E2eSpec): Promise<void> {
     });
     const redis = await startLocalRedis(path.join(dataDir, 'redis'));
     cleanups.unshift(() => redis.stop());
-    const config = { ...base, REDIS_URL: redis.url };
-    const db = await openDatabase(config, await PGliteClient.open());
+    let config = { ...base, REDIS_URL: redis.url };
+    let databaseDescription = 'PGlite (in this process, in memory)';
+    let db;
+    if (spec.database === 'native') {
+      const { startNativePostgres, cleanupAll } = await import('../bench-load/procs.js');
+      cleanups.unshift(() => cleanupAll());
+      const postgres = await startNativePostgres(dataDir);
+      config = { ...config, DATABASE_URL: postgres.url };
+      databaseDescription = `${postgres.version} (native, over the wire)`;
+      db = await openDatabase(config);
+    } else {
+      db = await openDatabase(config, await PGliteClient.open());
+    }
     cleanups.unshift(() => db.close());
     const infra = await createInfrastructure(config, { db });
     cleanups.unshift(() => infra.close());
@@ -408,7 +421,7 @@ async function runE2e(spec: E2eSpec): Promise<void> {
           WORKER_CONCURRENCY: workerConcurrency(config, embedder),
           MODEL_HOSTS: embedder.parallelism ?? 1,
           KNN_K: config.KNN_K,
-          database: 'PGlite (in this process, in memory)',
+          database: databaseDescription,
           objects: 'local disk',
           redis: 'local redis-server',
         },
