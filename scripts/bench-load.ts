@@ -24,7 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, installSignalHandlers, ROOT } from './bench-load/procs.js';
-import { computeTargets, type LoadResults, markdown, svg, writeSection } from './bench-load/report.js';
+import { computeTargets, type LoadResults, markdown, svg } from './bench-load/report.js';
+import { writeDocsSection } from './bench/report.js';
 import { loadConfig } from '../libs/shared/src/config.js';
 import { type DbStatementsResult, runDbStatements } from './bench-load/db-statements.js';
 import { runSearch } from './bench-load/search.js';
@@ -61,7 +62,7 @@ if (values['report-only']) {
   const svgPath = path.resolve(ROOT, values.svg!);
   await fs.mkdir(path.dirname(svgPath), { recursive: true });
   await fs.writeFile(svgPath, svg(json));
-  await writeSection(mdPath, markdown(json, path.relative(path.dirname(mdPath), svgPath)), values.section!);
+  await writeDocsSection(mdPath, markdown(json, path.relative(path.dirname(mdPath), svgPath)), values.section!);
   console.log(`regenerated ${path.relative(ROOT, mdPath)} (${values.section} section) and ${path.relative(ROOT, svgPath)} from ${values.out}`);
   process.exit(0);
 }
@@ -203,7 +204,7 @@ await fs.mkdir(path.dirname(out), { recursive: true });
 await fs.writeFile(out, JSON.stringify(results, null, 2) + '\n');
 await fs.mkdir(path.dirname(svgPath), { recursive: true });
 await fs.writeFile(svgPath, svg(results));
-await writeSection(mdPath, markdown(results, path.relative(path.dirname(mdPath), svgPath)), values.section!);
+await writeDocsSection(mdPath, markdown(results, path.relative(path.dirname(mdPath), svgPath)), values.section!);
 log(`written ${path.relative(ROOT, out)}, ${path.relative(ROOT, mdPath)} (${values.section} section), ${path.relative(ROOT, svgPath)} in ${(results.durationSeconds / 60).toFixed(1)} min`);
 for (const t of targets) log(`target: ${t.target} [${t.setting}]: ${t.value ?? '–'} at ${t.at ?? `${t.measuredAt} vectors`}: ${t.pass === null ? `not judged (${t.note})` : t.pass ? 'pass' : 'FAIL'}`);
 if (errors.length) log(`${errors.length} error(s): see "errors" in ${path.relative(ROOT, out)}`);

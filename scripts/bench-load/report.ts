@@ -1,6 +1,4 @@
 /** docs/benchmarks.md's load section and docs/bench-load.svg, generated from bench/results/load.json. */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { SearchResult } from './search.js';
 import type { DbStatementsResult } from './db-statements.js';
 import type { ConfigResult } from './uploads.js';
@@ -298,20 +296,3 @@ export function svg(r: LoadResults): string {
   return out.join('\n') + '\n';
 }
 
-/** Replaces only the text between our markers (the file and the markers are created when missing). */
-export async function writeSection(mdPath: string, section: string, name = 'load'): Promise<void> {
-  let text: string;
-  try {
-    text = await fs.readFile(mdPath, 'utf8');
-  } catch {
-    text = '# Benchmarks\n';
-  }
-  const [START, END] = [`<!-- bench:${name}:start -->`, `<!-- bench:${name}:end -->`];
-  const block = `${START}\n${section.trim()}\n${END}`;
-  const a = text.indexOf(START);
-  const b = text.indexOf(END);
-  if (a >= 0 && b > a) text = text.slice(0, a) + block + text.slice(b + END.length);
-  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
-  await fs.mkdir(path.dirname(mdPath), { recursive: true });
-  await fs.writeFile(mdPath, text);
-}
