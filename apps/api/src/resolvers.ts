@@ -97,7 +97,7 @@ export function createResolvers(deps: ApiDeps) {
       classification: (image: ImageRecord) => classifications.findByImageId(image.id),
     },
     Classification: {
-      image: (c: { imageId: string }) => images.findById(c.imageId),
+      image: (c: DeliveredClassification) => c.image ?? images.findById(c.imageId),
       neighbors: (c: { neighbors: NeighborHit[] }) => neighbors(c.neighbors),
     },
     Query: {
@@ -223,15 +223,19 @@ export function createResolvers(deps: ApiDeps) {
   };
 }
 
+/** A result on its way to a subscriber, with the image row when the event carried it. */
+export type DeliveredClassification = ClassificationRecord & { image?: ImageRecord };
+
 /**
  * Subscribes first, then looks for a result that already exists, so a client that subscribes by
  * imageId after the worker finished still gets it: no lost race. A result is delivered once.
+ * Events carry what the worker saved; older ones (no `result`) are read from the database.
  */
 export async function* classificationFeed(
   deps: Pick<ApiDeps, 'events' | 'classifications'>,
   filter: { imageId?: string; collection?: string },
-): AsyncGenerator<ClassificationRecord> {
-  const events = deps.events.subscribeClassificationReady();
+): AsyncGenerator<DeliveredClassification> {
+  const events = await deps.events.subscribeClassificationReady();
   let lastDelivered = 0;
   try {
     if (filter.imageId) {
@@ -244,7 +248,9 @@ export async function* classificationFeed(
     for await (const event of events) {
       if (filter.imageId && event.imageId !== filter.imageId) continue;
       if (filter.collection && event.collection !== filter.collection) continue;
-      const result = await deps.classifications.findByImageId(event.imageId);
+      const result: DeliveredClassification | null = event.result
+        ? { ...event.result.classification, image: event.result.image }
+        : await deps.classifications.findByImageId(event.imageId);
       if (!result) continue;
       if (filter.imageId) {
         if (result.createdAt.getTime() <= lastDelivered) continue;

@@ -1,7 +1,8 @@
 import { InvalidImageError } from '@lookalike/shared/domain/errors';
-import type { ClassificationRecord } from '@lookalike/shared/domain/image';
+import type { ClassificationRecord, ImageRecord } from '@lookalike/shared/domain/image';
 import { knnVote } from '@lookalike/shared/domain/knn';
 import type {
+  ClassificationEvent,
   ClassificationRepository,
   Embedder,
   EventBus,
@@ -21,6 +22,11 @@ export interface EmbedImageDeps {
   events: EventBus;
   k: number;
   maxPixels: number;
+}
+
+/** The event carries what was saved, so subscribers need not read it back (see ClassificationEvent). */
+function readyEvent(imageId: string, collection: string, classification: ClassificationRecord, image: ImageRecord | null): ClassificationEvent {
+  return image ? { imageId, collection, result: { classification, image } } : { imageId, collection };
 }
 
 /** The ingest use case: decode → embed → store the vector → classify by kNN → publish. */
@@ -45,9 +51,9 @@ export class EmbedImageService {
       excludeImageId: imageId,
       labelledOnly: true,
     });
-    const vote = knnVote(neighbors);
-    await classifications.complete({ imageId, ...vote, neighbors, model, createdAt: new Date() }, 'READY');
-    await events.publishClassificationReady({ imageId, collection: image.collection });
+    const classification: ClassificationRecord = { imageId, ...knnVote(neighbors), neighbors, model, createdAt: new Date() };
+    const stored = await classifications.complete(classification, 'READY');
+    await events.publishClassificationReady(readyEvent(imageId, image.collection, classification, stored));
     return true;
   }
 
@@ -64,8 +70,8 @@ export class EmbedImageService {
       model: this.deps.embedder.info.id,
       createdAt: new Date(),
     };
-    await this.deps.classifications.complete(failed, 'FAILED', message);
-    await this.deps.events.publishClassificationReady({ imageId, collection: image.collection });
+    const stored = await this.deps.classifications.complete(failed, 'FAILED', message);
+    await this.deps.events.publishClassificationReady(readyEvent(imageId, image.collection, failed, stored));
   }
 }
 

@@ -80,8 +80,9 @@ export interface ClassificationRepository {
   /**
    * Saves the result and sets the image's final status in one statement: a READY image always has
    * its classification, and a worker dying between the two cannot leave one without the other.
+   * Returns the image row as updated (null if it no longer exists).
    */
-  complete(result: ClassificationRecord, status: 'READY' | 'FAILED', error?: string | null): Promise<void>;
+  complete(result: ClassificationRecord, status: 'READY' | 'FAILED', error?: string | null): Promise<ImageRecord | null>;
   findByImageId(imageId: string): Promise<ClassificationRecord | null>;
 }
 
@@ -186,6 +187,12 @@ export interface ReembeddingRepository {
 export interface ClassificationEvent {
   imageId: string;
   collection: string;
+  /**
+   * The result and the image row as the worker's final statement left them. Subscribers deliver
+   * these instead of reading both back (two queries per event on every API replica). Absent in
+   * events from workers that predate it: subscribers then read the database.
+   */
+  result?: { classification: ClassificationRecord; image: ImageRecord };
 }
 
 export interface ReembeddingEvent {
@@ -194,9 +201,14 @@ export interface ReembeddingEvent {
 
 export interface EventBus {
   publishClassificationReady(event: ClassificationEvent): Promise<void>;
-  subscribeClassificationReady(): AsyncIterableIterator<ClassificationEvent>;
+  /**
+   * Resolves once subscribed: every event published after that is delivered, so a caller may
+   * subscribe, read the current state, then iterate, and miss nothing. return() unsubscribes.
+   */
+  subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent>>;
   publishReembeddingProgress(event: ReembeddingEvent): Promise<void>;
-  subscribeReembeddingProgress(): AsyncIterableIterator<ReembeddingEvent>;
+  /** As subscribeClassificationReady. */
+  subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent>>;
   close(): Promise<void>;
 }
 

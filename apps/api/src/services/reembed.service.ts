@@ -45,7 +45,7 @@ export class ReembedService {
    * Without an id: whichever re-embedding reports progress.
    */
   async *progress(id?: string): AsyncGenerator<Reembedding> {
-    const events = this.deps.events.subscribeReembeddingProgress();
+    const events = await this.deps.events.subscribeReembeddingProgress();
     try {
       if (id !== undefined) {
         const current = await this.get(id);

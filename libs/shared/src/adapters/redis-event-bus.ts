@@ -1,9 +1,66 @@
+import { EventEmitter, on } from 'node:events';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { ClassificationEvent, EventBus, ReembeddingEvent } from '../ports.js';
 
 const CLASSIFICATION_READY = 'lookalike.classificationReady';
 const REEMBEDDING_PROGRESS = 'lookalike.reembeddingProgress';
+
+/** An event as it arrives over pub/sub: JSON, so its dates are ISO strings. */
+type WireClassificationEvent = Omit<ClassificationEvent, 'result'> & {
+  result?: {
+    classification: Omit<NonNullable<ClassificationEvent['result']>['classification'], 'createdAt'> & { createdAt: string };
+    image: Omit<NonNullable<ClassificationEvent['result']>['image'], 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+  };
+};
+
+/** Dates back from their JSON strings; only the fields known to be dates (metadata is the user's JSON). */
+export function reviveClassificationEvent(event: WireClassificationEvent): ClassificationEvent {
+  if (!event.result) return event as ClassificationEvent;
+  const { classification, image } = event.result;
+  return {
+    ...event,
+    result: {
+      classification: { ...classification, createdAt: new Date(classification.createdAt) },
+      image: { ...image, createdAt: new Date(image.createdAt), updatedAt: new Date(image.updatedAt) },
+    },
+  };
+}
+
+/**
+ * Subscribes to `channel` and resolves once Redis has acknowledged it: every message published
+ * after that is buffered until read. (graphql-redis-subscriptions' own iterator subscribes only on
+ * its first next(), so a caller that reads the database between subscribing and iterating could
+ * miss the event it is waiting for.) return() unsubscribes.
+ */
+async function subscribed<W, T>(pubsub: RedisPubSub, channel: string, map: (message: W) => T): Promise<AsyncIterableIterator<T>> {
+  const emitter = new EventEmitter();
+  const messages = on(emitter, 'message') as AsyncIterableIterator<[W]>;
+  let id: number;
+  try {
+    id = await pubsub.subscribe(channel, (message: W) => emitter.emit('message', message));
+  } catch (error) {
+    await messages.return?.();
+    throw error;
+  }
+  let open = true;
+  const iterator: AsyncIterableIterator<T> = {
+    async next() {
+      const r = await messages.next();
+      return r.done ? { done: true, value: undefined } : { done: false, value: map(r.value[0]) };
+    },
+    async return() {
+      if (open) {
+        open = false;
+        pubsub.unsubscribe(id);
+      }
+      await messages.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
 
 /** Redis pub/sub: an event published by any worker reaches subscribers on every API replica. */
 export class RedisEventBus implements EventBus {
@@ -21,16 +78,16 @@ export class RedisEventBus implements EventBus {
     return this.pubsub.publish(CLASSIFICATION_READY, event);
   }
 
-  subscribeClassificationReady(): AsyncIterableIterator<ClassificationEvent> {
-    return this.pubsub.asyncIterableIterator<ClassificationEvent>(CLASSIFICATION_READY);
+  subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent>> {
+    return subscribed(this.pubsub, CLASSIFICATION_READY, reviveClassificationEvent);
   }
 
   publishReembeddingProgress(event: ReembeddingEvent): Promise<void> {
     return this.pubsub.publish(REEMBEDDING_PROGRESS, event);
   }
 
-  subscribeReembeddingProgress(): AsyncIterableIterator<ReembeddingEvent> {
-    return this.pubsub.asyncIterableIterator<ReembeddingEvent>(REEMBEDDING_PROGRESS);
+  subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent>> {
+    return subscribed(this.pubsub, REEMBEDDING_PROGRESS, (event: ReembeddingEvent) => event);
   }
 
   async close(): Promise<void> {

@@ -35,13 +35,17 @@ test('claim marks an image PROCESSING and returns it; an unknown or malformed id
 
 test('complete saves the result and the final status together, and again on a retry', async () => {
   const image = await newImage(2);
-  await classifications.complete(result(image.id, 'cat'), 'READY');
+  const ready = await classifications.complete(result(image.id, 'cat'), 'READY');
   assert.equal((await images.findById(image.id))?.status, 'READY');
   assert.equal((await classifications.findByImageId(image.id))?.label, 'cat');
+  // The row it returns (for the event) is the row as stored, after the update.
+  assert.deepEqual(ready, await images.findById(image.id));
+  assert.ok(ready!.updatedAt.getTime() >= image.updatedAt.getTime());
 
-  await classifications.complete(result(image.id, null), 'FAILED', 'Not an image');
+  const returned = await classifications.complete(result(image.id, null), 'FAILED', 'Not an image');
   const failed = await images.findById(image.id);
   assert.deepEqual([failed?.status, failed?.error], ['FAILED', 'Not an image']);
+  assert.deepEqual(returned, failed);
   assert.equal((await classifications.findByImageId(image.id))?.label, null);
 });
 

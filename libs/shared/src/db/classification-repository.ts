@@ -1,6 +1,6 @@
-import type { ClassificationRecord, NeighborHit } from '../domain/image.js';
+import type { ClassificationRecord, ImageRecord, NeighborHit } from '../domain/image.js';
 import type { ClassificationRepository } from '../ports.js';
-import { isImageId } from './image-repository.js';
+import { type ImageRow, isImageId, toImageRecord } from './image-repository.js';
 import type { SqlClient } from './sql-client.js';
 
 interface ClassificationRow {
@@ -15,8 +15,8 @@ interface ClassificationRow {
 export class SqlClassificationRepository implements ClassificationRepository {
   constructor(private readonly db: SqlClient) {}
 
-  async complete(c: ClassificationRecord, status: 'READY' | 'FAILED', error: string | null = null): Promise<void> {
-    await this.db.query(
+  async complete(c: ClassificationRecord, status: 'READY' | 'FAILED', error: string | null = null): Promise<ImageRecord | null> {
+    const [row] = await this.db.query<ImageRow>(
       `WITH saved AS (
          INSERT INTO classifications (image_id, label, confidence, neighbors, model, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -24,9 +24,11 @@ export class SqlClassificationRepository implements ClassificationRepository {
            neighbors = EXCLUDED.neighbors, model = EXCLUDED.model, created_at = EXCLUDED.created_at
          RETURNING image_id
        )
-       UPDATE images SET status = $7, error = $8, updated_at = clock_timestamp() FROM saved WHERE images.id = saved.image_id`,
+       UPDATE images SET status = $7, error = $8, updated_at = clock_timestamp() FROM saved WHERE images.id = saved.image_id
+       RETURNING images.*`,
       [c.imageId, c.label, c.confidence, JSON.stringify(c.neighbors), c.model, c.createdAt, status, error],
     );
+    return row ? toImageRecord(row) : null;
   }
 
   async findByImageId(imageId: string): Promise<ClassificationRecord | null> {

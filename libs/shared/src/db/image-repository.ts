@@ -2,7 +2,7 @@ import type { ImageRecord, ImageStatus, NewImage } from '../domain/image.js';
 import type { ImageListFilter, ImagePage, ImageRepository } from '../ports.js';
 import type { SqlClient } from './sql-client.js';
 
-interface ImageRow {
+export interface ImageRow {
   id: string;
   collection: string;
   label: string | null;
@@ -28,7 +28,7 @@ export function isUuid(id: string): boolean {
 
 export const isImageId = isUuid;
 
-function toRecord(row: ImageRow): ImageRecord {
+export function toImageRecord(row: ImageRow): ImageRecord {
   return {
     id: row.id,
     collection: row.collection,
@@ -66,20 +66,20 @@ export class SqlImageRepository implements ImageRepository {
         image.metadata === null ? null : JSON.stringify(image.metadata),
       ],
     );
-    return toRecord(row);
+    return toImageRecord(row);
   }
 
   async findById(id: string): Promise<ImageRecord | null> {
     if (!isImageId(id)) return null;
     const [row] = await this.db.query<ImageRow>('SELECT * FROM images WHERE id = $1', [id]);
-    return row ? toRecord(row) : null;
+    return row ? toImageRecord(row) : null;
   }
 
   async findByIds(ids: readonly string[]): Promise<ImageRecord[]> {
     const valid = ids.filter(isImageId);
     if (valid.length === 0) return [];
     const rows = await this.db.query<ImageRow>('SELECT * FROM images WHERE id = ANY($1::uuid[])', [valid]);
-    return rows.map(toRecord);
+    return rows.map(toImageRecord);
   }
 
   async list(filter: ImageListFilter, first: number, after?: string): Promise<ImagePage> {
@@ -114,7 +114,7 @@ export class SqlImageRepository implements ImageRepository {
       params,
     );
     return {
-      images: rows.slice(0, first).map(toRecord),
+      images: rows.slice(0, first).map(toImageRecord),
       hasNextPage: rows.length > first,
       totalCount: Number(countRows[0].n),
     };
@@ -134,7 +134,7 @@ export class SqlImageRepository implements ImageRepository {
       "UPDATE images SET status = 'PROCESSING', error = NULL, updated_at = clock_timestamp() WHERE id = $1 RETURNING *",
       [id],
     );
-    return row ? toRecord(row) : null;
+    return row ? toImageRecord(row) : null;
   }
 
   async findStale(olderThanMs: number, limit: number): Promise<string[]> {
@@ -152,7 +152,7 @@ export class SqlImageRepository implements ImageRepository {
       const [row] = await tx.query<ImageRow>('UPDATE images SET label = $2, updated_at = clock_timestamp() WHERE id = $1 RETURNING *', [id, label]);
       // The copies beside the vectors are what the next kNN vote reads.
       if (row) await tx.query('UPDATE image_embeddings SET label = $2 WHERE image_id = $1', [id, label]);
-      return row ? toRecord(row) : null;
+      return row ? toImageRecord(row) : null;
     });
   }
 

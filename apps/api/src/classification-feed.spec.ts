@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { RedisEventBus } from '@lookalike/shared/adapters/redis-event-bus';
+import { SqlClassificationRepository } from '@lookalike/shared/db/classification-repository';
+import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
+import { migrate } from '@lookalike/shared/db/migrate';
+import { PGliteClient } from '@lookalike/shared/db/pglite-client';
+import type { ClassificationRecord, ImageRecord } from '@lookalike/shared/domain/image';
+import { type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
+import type { ClassificationRepository } from '@lookalike/shared/ports';
+import { Redis } from 'ioredis';
+import { classificationFeed, type DeliveredClassification } from './resolvers.js';
+
+// The feed on a real redis-server (pub/sub, JSON on the wire) and PGlite; database reads are counted.
+let redis: LocalRedis;
+let db: PGliteClient;
+let images: SqlImageRepository;
+let stored: SqlClassificationRepository;
+let bus: RedisEventBus;
+const clients: Redis[] = [];
+let reads = 0;
+const classifications: ClassificationRepository = {
+  complete: (...args) => stored.complete(...args),
+  findByImageId: (id) => (reads++, stored.findByImageId(id)),
+};
+
+before(async () => {
+  redis = await startLocalRedis(path.join(os.tmpdir(), `lookalike-feed-${process.pid}`));
+  db = await PGliteClient.open();
+  await migrate(db);
+  images = new SqlImageRepository(db);
+  stored = new SqlClassificationRepository(db);
+  clients.push(new Redis(redis.url), new Redis(redis.url));
+  bus = new RedisEventBus(clients[0], clients[1]);
+});
+
+after(async () => {
+  await bus.close();
+  await db.close();
+  await redis.stop();
+});
+
+let n = 0;
+/** An image with its result saved, as a worker leaves it; returns what `complete` returned. */
+async function classified(collection: string, label: string): Promise<{ classification: ClassificationRecord; image: ImageRecord }> {
+  n++;
+  const image = await images.create({ collection, label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: { createdAt: 'user text, not a date' } });
+  const classification = { imageId: image.id, label, confidence: 0.75, neighbors: [{ imageId: image.id, label, distance: 0.1 }], model: 'm', createdAt: new Date() };
+  const row = await stored.complete(classification, 'READY');
+  return { classification, image: row! };
+}
+
+/** Starts the feed (subscribed once the first next() is pending) and collects `count` results. */
+async function take(filter: { imageId?: string; collection?: string }, count: number, publish: () => Promise<void>): Promise<DeliveredClassification[]> {
+  const feed = classificationFeed({ events: bus, classifications }, filter);
+  const out: DeliveredClassification[] = [];
+  const first = feed.next();
+  await new Promise((r) => setTimeout(r, 200)); // SUBSCRIBE reaches redis-server
+  await publish();
+  for (let r = await first; !r.done; r = await feed.next()) {
+    out.push(r.value);
+    if (out.length === count) break;
+  }
+  await feed.return(undefined);
+  return out;
+}
+
+test('an event that carries the result is delivered as saved, dates revived, with no database read', async () => {
+  const a = await classified('carry', 'cat');
+  reads = 0;
+  const [got] = await take({ collection: 'carry' }, 1, () => bus.publishClassificationReady({ imageId: a.image.id, collection: 'carry', result: a }));
+  assert.equal(reads, 0);
+  const { image, ...classification } = got;
+  assert.deepEqual(classification, a.classification);
+  assert.deepEqual(image, a.image);
+  assert.ok(image!.updatedAt instanceof Date && classification.createdAt instanceof Date);
+  assert.deepEqual(image!.metadata, { createdAt: 'user text, not a date' }, "the user's metadata stays as sent");
+});
+
+test('an event without a result (a worker from before) is read from the database', async () => {
+  const a = await classified('old', 'dog');
+  reads = 0;
+  const [got] = await take({ collection: 'old' }, 1, () => bus.publishClassificationReady({ imageId: a.image.id, collection: 'old' }));
+  assert.equal(reads, 1);
+  assert.equal(got.image, undefined, 'the image is resolved by id instead');
+  assert.deepEqual(got, a.classification);
+});
+
+// The events are published while the feed is paused on the stored result: they must be kept
+// (a subscription made only when iteration starts would lose them, and the client would wait forever).
+test('by imageId: the result already saved comes first, its own event is not delivered again, newer ones are', async () => {
+  const a = await classified('by-id', 'cat');
+  const newer = { ...a.classification, label: 'lion', createdAt: new Date(a.classification.createdAt.getTime() + 5) };
+  const newerImage = (await stored.complete(newer, 'READY'))!;
+  const got = await take({ imageId: a.image.id }, 2, async () => {
+    await bus.publishClassificationReady({ imageId: a.image.id, collection: 'by-id', result: { classification: newer, image: newerImage } });
+    await bus.publishClassificationReady({ imageId: a.image.id, collection: 'by-id', result: { classification: newer, image: newerImage } });
+    const later = { ...newer, label: 'tiger', createdAt: new Date(newer.createdAt.getTime() + 5) };
+    await bus.publishClassificationReady({ imageId: a.image.id, collection: 'by-id', result: { classification: later, image: newerImage } });
+  });
+  assert.deepEqual(
+    got.map((c) => c.label),
+    ['lion', 'tiger'],
+  );
+});
+
+test('events for other images or collections are skipped', async () => {
+  const a = await classified('mine', 'cat');
+  const b = await classified('theirs', 'dog');
+  const got = await take({ collection: 'mine' }, 1, async () => {
+    await bus.publishClassificationReady({ imageId: b.image.id, collection: 'theirs', result: b });
+    await bus.publishClassificationReady({ imageId: a.image.id, collection: 'mine', result: a });
+  });
+  assert.deepEqual(
+    got.map((c) => c.imageId),
+    [a.image.id],
+  );
+});
