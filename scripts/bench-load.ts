@@ -13,17 +13,20 @@
 //   --quick               2k vectors, 1 and 2 workers, 40 uploads: a smoke test of a few minutes
 //   --sizes 10000,100000  --probes 300  --exact-probes 50 (exact series above 20k vectors)
 //   --workers 1,2,4  --uploads 300  --clients 32  --ef 40,100,150,200  --skip-search  --skip-uploads
+//   --repeats 3           runs per worker count (fresh processes each); the median run is reported
 //   --out bench/results/load.json  --md docs/benchmarks.md  --svg docs/bench-load.svg
 //   --report-only         only regenerate the docs section and the plot from --out
 //   --database native     (b) on a native PostgreSQL with pgvector (initdb/postgres from PATH or
 //                         /usr/lib/postgresql; as root run as the postgres user) instead of PGlite;
 //                         use with --skip-search, its own --out/--svg and --section (markers)
 //   --section NAME        markers <!-- bench:NAME:start/end --> in --md (default load)
+//   --cpu-prof DIR        API and worker processes write V8 CPU profiles into DIR (open them in
+//                         Chrome DevTools); profiling slows them: figures from such a run are not of record
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cleanupAll, installSignalHandlers, ROOT } from './bench-load/procs.js';
+import { cleanupAll, installSignalHandlers, profileServicesInto, ROOT } from './bench-load/procs.js';
 import { computeTargets, type LoadResults, markdown, svg } from './bench-load/report.js';
 import { writeDocsSection } from './bench/report.js';
 import { loadConfig } from '../libs/shared/src/config.js';
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     uploads: { type: 'string' },
     clients: { type: 'string' },
+    repeats: { type: 'string' },
     ef: { type: 'string' },
     'skip-search': { type: 'boolean', default: false },
     'skip-uploads': { type: 'boolean', default: false },
@@ -49,6 +53,7 @@ const { values } = parseArgs({
     'report-only': { type: 'boolean', default: false },
     database: { type: 'string', default: 'pglite' },
     section: { type: 'string', default: 'load' },
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -74,6 +79,8 @@ const exactProbesLarge = Number(values['exact-probes'] ?? 50);
 const workers = list(values.workers, quick ? [1, 2] : [1, 2, 4]);
 const uploads = Number(values.uploads ?? (quick ? 40 : 300));
 const clients = Number(values.clients ?? 32);
+// Uploads/s moves a few percent between runs of the same code here: the median of several is the figure.
+const repeats = Number(values.repeats ?? (quick ? 1 : 3));
 // hnsw.ef_search values (HNSW_EF_SEARCH, one API process each) and hnswlib's ef.
 const EFS = list(values.ef, [40, 100, 150, 200]);
 const database = values.database as 'pglite' | 'native';
@@ -87,13 +94,18 @@ for (const [name, xs] of [
   if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${name} takes whole numbers, e.g. 1,2,4`);
 }
 if (sizes.some((n) => n < 100 || n > 1_000_000)) throw new Error('--sizes: from 100 to 1000000 vectors');
-for (const [name, x] of Object.entries({ '--probes': probes, '--exact-probes': exactProbesLarge, '--uploads': uploads, '--clients': clients })) {
+for (const [name, x] of Object.entries({ '--probes': probes, '--exact-probes': exactProbesLarge, '--uploads': uploads, '--clients': clients, '--repeats': repeats })) {
   if (!Number.isInteger(x) || x < 1) throw new Error(`${name} must be a whole number ≥ 1`);
 }
 
 const started = Date.now();
 const log = (m: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
 installSignalHandlers();
+if (values['cpu-prof']) {
+  const dir = path.resolve(values['cpu-prof']);
+  await fs.mkdir(dir, { recursive: true });
+  profileServicesInto(dir);
+}
 
 const cpus = os.cpus();
 const machineBefore = { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadAverageBefore: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version, platform: `${os.platform()} ${os.release()}` };
@@ -108,7 +120,7 @@ const modelEnv = {
   // Converted ONNX graphs are cached here (as scripts/eval-quality.ts does), so workers start fast.
   MODEL_CACHE_DIR: path.resolve(ROOT, process.env.MODEL_CACHE_DIR || path.join(process.env.DATA_DIR || '.data', 'models')),
 };
-log(`bench:load${quick ? ' --quick' : ''}: sizes ${sizes.join(', ')}; ${probes} probes; workers ${workers.join(', ')}; ${uploads} uploads from ${clients} clients`);
+log(`bench:load${quick ? ' --quick' : ''}: sizes ${sizes.join(', ')}; ${probes} probes; workers ${workers.join(', ')}; ${uploads} uploads from ${clients} clients, ${repeats} run${repeats > 1 ? 's' : ''} each`);
 if (quick) log('quick run: figures are a smoke test, not figures of record');
 
 let exitCode = 0;
@@ -145,9 +157,18 @@ try {
     for (const w of workers) {
       log(`(b) ${w} worker process${w > 1 ? 'es' : ''}`);
       try {
-        configurations.push(
-          await phase(`uploads, ${w} worker${w > 1 ? 's' : ''}`, () => runUploadConfig(w, { images, warmup, unloaded }, { workers, uploads, clients, modelEnv, database, log }, modelOnly.imagesPerSecond)),
-        );
+        const runs: ConfigResult[] = [];
+        for (let r = 0; r < repeats; r++) {
+          if (repeats > 1) log(`  run ${r + 1} of ${repeats}`);
+          runs.push(
+            await phase(`uploads, ${w} worker${w > 1 ? 's' : ''}${repeats > 1 ? `, run ${r + 1}` : ''}`, () =>
+              runUploadConfig(w, { images, warmup, unloaded }, { workers, uploads, clients, modelEnv, database, log }, modelOnly.imagesPerSecond),
+            ),
+          );
+        }
+        // The median run stands for the configuration (the lower middle one for an even count); every run's uploads/s is kept.
+        const median = [...runs].sort((a, b) => a.uploadsPerSecond - b.uploadsPerSecond)[Math.floor((runs.length - 1) / 2)];
+        configurations.push(repeats > 1 ? { ...median, runsUploadsPerSecond: runs.map((x) => x.uploadsPerSecond) } : median);
       } catch (e) {
         errors.push(`uploads with ${w} workers: ${(e as Error).stack ?? e}`);
         log(`uploads with ${w} workers failed: ${(e as Error).message}`);

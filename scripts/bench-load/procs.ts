@@ -182,11 +182,19 @@ export async function startRedis(dir: string): Promise<{ proc: Proc; url: string
   return { proc, url: `redis://127.0.0.1:${port}`, port };
 }
 
+// Extra node flags for every API and worker process (--cpu-prof: node refuses it in NODE_OPTIONS).
+let serviceNodeFlags: string[] = [];
+
+/** API and worker processes write V8 CPU profiles (.cpuprofile) into `dir` when they exit. */
+export function profileServicesInto(dir: string): void {
+  serviceNodeFlags = ['--cpu-prof', '--cpu-prof-dir', dir];
+}
+
 /** `npm run start:api` / `start:worker` as deployed: node with tsx on the entry file, env from `env`. */
 export async function startService(kind: 'api' | 'worker', name: string, env: Record<string, string>): Promise<Proc & { port: number }> {
   const port = await freePort();
   const entry = kind === 'api' ? 'apps/api/src/main.ts' : 'apps/worker/src/main.ts';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...serviceNodeFlags, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@
  * memory per process (part c).
  */
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { type Client, createClient } from 'graphql-ws';
 import sharp from 'sharp';
@@ -45,6 +46,11 @@ export interface ConfigResult {
   wallSeconds: number;
   /** Classified uploads per second, first upload request to last classification. */
   uploadsPerSecond: number;
+  /**
+   * With --repeats: uploads/s of every run of this configuration (fresh processes each); the
+   * figures here are those of the median run.
+   */
+  runsUploadsPerSecond?: number[];
   uploadRequestMs: LatencySummary;
   timeToClassificationMs: LatencySummary;
   /** One client, one upload at a time, before the loaded run: the pipeline's own latency, no queueing. */
@@ -99,20 +105,43 @@ export function describeImages(images: UploadImage[]) {
 
 const UPLOAD = 'mutation ($f: Upload!, $c: String, $l: String) { uploadImage(file: $f, collection: $c, label: $l) { id } }';
 
+// Keep-alive connections, as a browser or the CLI would hold them.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const BOUNDARY = '----lookalike-bench-upload-boundary';
+
+/**
+ * The GraphQL multipart request (operations, map, file), as `curl -F` sends it, built by hand and
+ * sent with node:http: the load generator shares the machine with the service it measures, and
+ * undici's fetch with FormData and Blob cost it several times the CPU per upload.
+ */
+export function multipartUpload(image: UploadImage, collection: string): { body: Buffer; contentType: string } {
+  const part = (name: string, extra = '') => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n`;
+  const head =
+    part('operations') + '\r\n' + JSON.stringify({ query: UPLOAD, variables: { f: null, c: collection, l: image.label } }) + '\r\n' +
+    part('map') + '\r\n' + JSON.stringify({ 0: ['variables.f'] }) + '\r\n' +
+    part('0', `; filename="${image.name}"`) + 'Content-Type: application/octet-stream\r\n\r\n';
+  return { body: Buffer.concat([Buffer.from(head), image.bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]), contentType: `multipart/form-data; boundary=${BOUNDARY}` };
+}
+
 async function upload(port: number, image: UploadImage, collection: string): Promise<{ id?: string; error?: string }> {
-  const form = new FormData();
-  form.append('operations', JSON.stringify({ query: UPLOAD, variables: { f: null, c: collection, l: image.label } }));
-  form.append('map', JSON.stringify({ 0: ['variables.f'] }));
-  form.append('0', new Blob([image.bytes]), image.name);
+  const { body, contentType } = multipartUpload(image, collection);
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
-      method: 'POST',
-      headers: { 'apollo-require-preflight': 'true' },
-      body: form,
-      signal: AbortSignal.timeout(60_000),
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent, timeout: 60_000, headers: { 'content-type': contentType, 'content-length': body.length, 'apollo-require-preflight': 'true' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('no response in 60 s')));
+      req.on('error', reject);
+      req.end(body);
     });
-    const body = (await res.json()) as { data?: { uploadImage?: { id: string } }; errors?: unknown };
-    return body.data?.uploadImage ? { id: body.data.uploadImage.id } : { error: JSON.stringify(body).slice(0, 300) };
+    const parsed = JSON.parse(text) as { data?: { uploadImage?: { id: string } }; errors?: unknown };
+    return parsed.data?.uploadImage ? { id: parsed.data.uploadImage.id } : { error: text.slice(0, 300) };
   } catch (e) {
     return { error: (e as Error).message };
   }
