@@ -48,8 +48,7 @@ async function classified(collection: string, label: string): Promise<{ classifi
   n++;
   const image = await images.create({ collection, label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: { createdAt: 'user text, not a date' } });
   const classification = { imageId: image.id, label, confidence: 0.75, neighbors: [{ imageId: image.id, label, distance: 0.1 }], model: 'm', createdAt: new Date() };
-  const row = await stored.complete(classification, 'READY');
-  return { classification, image: row! };
+  return { classification, image: await stored.complete(classification, 'READY') };
 }
 
 /** Starts the feed (subscribed once the first next() is pending) and collects `count` results. */
@@ -93,7 +92,7 @@ test('an event without a result (a worker from before) is read from the database
 test('by imageId: the result already saved comes first, its own event is not delivered again, newer ones are', async () => {
   const a = await classified('by-id', 'cat');
   const newer = { ...a.classification, label: 'lion', createdAt: new Date(a.classification.createdAt.getTime() + 5) };
-  const newerImage = (await stored.complete(newer, 'READY'))!;
+  const newerImage = await stored.complete(newer, 'READY');
   const got = await take({ imageId: a.image.id }, 2, async () => {
     await bus.publishClassificationReady({ imageId: a.image.id, collection: 'by-id', result: { classification: newer, image: newerImage } });
     await bus.publishClassificationReady({ imageId: a.image.id, collection: 'by-id', result: { classification: newer, image: newerImage } });

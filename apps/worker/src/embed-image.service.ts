@@ -1,8 +1,7 @@
 import { InvalidImageError } from '@lookalike/shared/domain/errors';
-import type { ClassificationRecord, ImageRecord } from '@lookalike/shared/domain/image';
+import type { ClassificationRecord } from '@lookalike/shared/domain/image';
 import { knnVote } from '@lookalike/shared/domain/knn';
 import type {
-  ClassificationEvent,
   ClassificationRepository,
   Embedder,
   EventBus,
@@ -22,11 +21,6 @@ export interface EmbedImageDeps {
   events: EventBus;
   k: number;
   maxPixels: number;
-}
-
-/** The event carries what was saved, so subscribers need not read it back (see ClassificationEvent). */
-function readyEvent(imageId: string, collection: string, classification: ClassificationRecord, image: ImageRecord | null): ClassificationEvent {
-  return image ? { imageId, collection, result: { classification, image } } : { imageId, collection };
 }
 
 /** The ingest use case: decode → embed → store the vector → classify by kNN → publish. */
@@ -52,8 +46,9 @@ export class EmbedImageService {
       labelledOnly: true,
     });
     const classification: ClassificationRecord = { imageId, ...knnVote(neighbors), neighbors, model, createdAt: new Date() };
+    // The event carries what was saved, so subscribers need not read it back.
     const stored = await classifications.complete(classification, 'READY');
-    await events.publishClassificationReady(readyEvent(imageId, image.collection, classification, stored));
+    await events.publishClassificationReady({ imageId, collection: image.collection, result: { classification, image: stored } });
     return true;
   }
 
@@ -71,7 +66,7 @@ export class EmbedImageService {
       createdAt: new Date(),
     };
     const stored = await this.deps.classifications.complete(failed, 'FAILED', message);
-    await this.deps.events.publishClassificationReady(readyEvent(imageId, image.collection, failed, stored));
+    await this.deps.events.publishClassificationReady({ imageId, collection: image.collection, result: { classification: failed, image: stored } });
   }
 }
 

@@ -80,9 +80,9 @@ export interface ClassificationRepository {
   /**
    * Saves the result and sets the image's final status in one statement: a READY image always has
    * its classification, and a worker dying between the two cannot leave one without the other.
-   * Returns the image row as updated (null if it no longer exists).
+   * Returns the image row as updated; fails for an image that no longer exists.
    */
-  complete(result: ClassificationRecord, status: 'READY' | 'FAILED', error?: string | null): Promise<ImageRecord | null>;
+  complete(result: ClassificationRecord, status: 'READY' | 'FAILED', error?: string | null): Promise<ImageRecord>;
   findByImageId(imageId: string): Promise<ClassificationRecord | null>;
 }
 

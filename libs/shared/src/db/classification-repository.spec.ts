@@ -40,7 +40,7 @@ test('complete saves the result and the final status together, and again on a re
   assert.equal((await classifications.findByImageId(image.id))?.label, 'cat');
   // The row it returns (for the event) is the row as stored, after the update.
   assert.deepEqual(ready, await images.findById(image.id));
-  assert.ok(ready!.updatedAt.getTime() >= image.updatedAt.getTime());
+  assert.ok(ready.updatedAt.getTime() >= image.updatedAt.getTime());
 
   const returned = await classifications.complete(result(image.id, null), 'FAILED', 'Not an image');
   const failed = await images.findById(image.id);

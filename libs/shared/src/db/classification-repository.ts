@@ -15,7 +15,8 @@ interface ClassificationRow {
 export class SqlClassificationRepository implements ClassificationRepository {
   constructor(private readonly db: SqlClient) {}
 
-  async complete(c: ClassificationRecord, status: 'READY' | 'FAILED', error: string | null = null): Promise<ImageRecord | null> {
+  /** The classification's foreign key refuses an image that is gone, so the UPDATE always finds its row. */
+  async complete(c: ClassificationRecord, status: 'READY' | 'FAILED', error: string | null = null): Promise<ImageRecord> {
     const [row] = await this.db.query<ImageRow>(
       `WITH saved AS (
          INSERT INTO classifications (image_id, label, confidence, neighbors, model, created_at)
@@ -28,7 +29,7 @@ export class SqlClassificationRepository implements ClassificationRepository {
        RETURNING images.*`,
       [c.imageId, c.label, c.confidence, JSON.stringify(c.neighbors), c.model, c.createdAt, status, error],
     );
-    return row ? toImageRecord(row) : null;
+    return toImageRecord(row);
   }
 
   async findByImageId(imageId: string): Promise<ClassificationRecord | null> {
