@@ -92,15 +92,22 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
   const statuses = async (collection: string) =>
     (
       await Promise.race([
-        pglite.query<{ id: string; status: string }>('SELECT id, status FROM images WHERE collection = $1', [collection]),
+        pglite.query<{ id: string; status: string; error: string | null }>('SELECT id, status, error FROM images WHERE collection = $1', [collection]),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the test database did not answer in 20 s')), 20_000).unref()),
       ])
     ).rows;
-  const allReady = (collection: string, n: number, timeoutMs = 90_000) =>
-    waitFor(async () => {
-      const rows = await statuses(collection);
-      return rows.length === n && rows.every((r) => r.status === 'READY');
-    }, timeoutMs, `${n} images of ${collection} READY`);
+  const allReady = async (collection: string, n: number, timeoutMs = 90_000) => {
+    try {
+      await waitFor(async () => {
+        const rows = await statuses(collection);
+        return rows.length === n && rows.every((r) => r.status === 'READY');
+      }, timeoutMs, `${n} images of ${collection} READY`);
+    } catch (error) {
+      // Say where the images stand: stuck QUEUED/PROCESSING and FAILED (with why) need different fixes.
+      const rows = await statuses(collection).catch(() => []);
+      throw new Error(`${(error as Error).message}; they stand at ${JSON.stringify(rows.filter((r) => r.status !== 'READY'))} (${rows.length} rows)`);
+    }
+  };
 
   function collect(api: Proc, collection: string): string[] {
     const seen: string[] = [];
