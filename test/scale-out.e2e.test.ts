@@ -169,7 +169,7 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
     const victim = workers()[0];
     const gone = new Promise((r) => victim.child.once('exit', r));
     victim.child.kill('SIGKILL');
-    await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('no exit event after SIGKILL')), 10_000))]);
+    await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error('no exit event after SIGKILL')), 10_000).unref())]);
     await allReady('kill', 24);
     // A replacement, as the Deployment would start.
     await spawnProc('worker');
@@ -217,7 +217,8 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
         return Promise.race([
           exited,
           new Promise<string>((r) =>
-            setTimeout(() => r(`still running after 30 s: ${p.child.pid}`), 30_000),
+            // unref: a timer left pending would hold the test process open for its 30 s.
+            setTimeout(() => r(`still running after 30 s: ${p.child.pid}`), 30_000).unref(),
           ),
         ]);
       }),
