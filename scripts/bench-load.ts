@@ -14,6 +14,8 @@
 //   --sizes 10000,100000  --probes 300  --exact-probes 50 (exact series above 20k vectors)
 //   --workers 1,2,4  --uploads 300  --clients 32  --ef 40,100,150,200  --skip-search  --skip-uploads
 //   --repeats 3           runs per worker count (fresh processes each); the median run is reported
+//   --model-hosts 1       MODEL_HOSTS of each worker (1: one model thread per worker process; auto:
+//                         the service's default, one single-thread host per core in every worker)
 //   --out bench/results/load.json  --md docs/benchmarks.md  --svg docs/bench-load.svg
 //   --report-only         only regenerate the docs section and the plot from --out
 //   --database native     (b) on a native PostgreSQL with pgvector (initdb/postgres from PATH or
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     database: { type: 'string', default: 'pglite' },
     section: { type: 'string', default: 'load' },
     'cpu-prof': { type: 'string' },
+    'model-hosts': { type: 'string', default: '1' },
   },
 });
 
@@ -85,6 +88,7 @@ const repeats = Number(values.repeats ?? (quick ? 1 : 3));
 const EFS = list(values.ef, [40, 100, 150, 200]);
 const database = values.database as 'pglite' | 'native';
 if (database !== 'pglite' && database !== 'native') throw new Error('--database: pglite or native');
+if (!/^(auto|[1-9][0-9]?)$/.test(values['model-hosts']!)) throw new Error('--model-hosts: auto or a whole number of model hosts per worker');
 if (!/^[a-z0-9-]+$/.test(values.section!)) throw new Error('--section: lower-case letters, digits and -');
 const HNSWLIB = { m: 16, efConstruction: 64 };
 for (const [name, xs] of [
@@ -115,8 +119,9 @@ const modelEnv = {
   MODEL_WEIGHTS: 'random',
   MODEL_RUNTIME: 'onnx-cpu',
   MODEL_THREADS: '1',
-  // One model host per worker process: "N workers" means N model threads.
-  MODEL_HOSTS: '1',
+  // One model host per worker process by default: "N workers" means N model threads. --model-hosts
+  // auto is the service's own default (one single-thread host per core in each worker).
+  MODEL_HOSTS: values['model-hosts']!,
   // Converted ONNX graphs are cached here (as scripts/eval-quality.ts does), so workers start fast.
   MODEL_CACHE_DIR: path.resolve(ROOT, process.env.MODEL_CACHE_DIR || path.join(process.env.DATA_DIR || '.data', 'models')),
 };
@@ -193,7 +198,7 @@ try {
       uploadsPerConfiguration: uploads,
       images: describeImages(images),
       method:
-        'closed loop: each client uploads, waits for the classificationReady event of its image, then uploads the next; service defaults otherwise (WORKER_CONCURRENCY 8, EMBED_BATCH 8, EMBED_BATCH_WAIT_MS 10, DATABASE_POOL_SIZE 10, LOG_LEVEL info)',
+        'closed loop: each client uploads, waits for the classificationReady event of its image, then uploads the next; service defaults otherwise (WORKER_CONCURRENCY unset: 2 × EMBED_BATCH = 16 jobs held per worker, EMBED_BATCH 8, EMBED_BATCH_WAIT_MS 10, DATABASE_POOL_SIZE 10, LOG_LEVEL info)',
       modelEnv,
       modelOnly,
       configurations,
