@@ -67,7 +67,7 @@ RUN --mount=type=cache,target=/root/.npm \
     set -eu; \
     npm install --no-save --omit=dev "@tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION}"; \
     pkg=node_modules/@tensorflow/tfjs-node-gpu; \
-    if ! ls $pkg/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1; then (cd $pkg && node scripts/install.js gpu download); fi; \
+    if ! ls $pkg/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1; then (cd $pkg && PATH="/app/node_modules/.bin:$PATH" node scripts/install.js gpu download); fi; \
     ls $pkg/lib/napi-v*/tfjs_binding.node; \
     ls $pkg/lib/napi-v*/libtensorflow.so* $pkg/deps/lib/libtensorflow.so* 2>/dev/null | grep -q . \
       || { echo "libtensorflow was not installed" >&2; exit 1; }; \

@@ -37,9 +37,10 @@ RUN --mount=type=cache,target=/root/.npm \
       npm install --omit=dev --no-package-lock "$TSX" "$ESBUILD" && cd /app && \
       ln -s /opt/tsx/node_modules/tsx node_modules/tsx; \
     else mkdir -p /opt/tsx; fi
-# onnxruntime-node carries binaries for five platforms (288 MB); keep Linux's.
+# onnxruntime-node carries binaries for five platforms (288 MB); keep Linux's. The check names the
+# build's own architecture (x64, or arm64 when built on an arm64 host such as Apple silicon).
 RUN find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 ! -name linux -exec rm -rf {} + \
- && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node
+ && test -f "node_modules/onnxruntime-node/bin/napi-v6/linux/$(node -p process.arch)/onnxruntime_binding.node"
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

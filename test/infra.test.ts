@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@lookalike/shared/config';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -264,6 +265,39 @@ function envOf(container: Obj, docs: Obj[]): Map<string, string | undefined> {
   return env;
 }
 
+/** Example values of the out-of-band Secret (infra/k8s/README.md), for overlays that do not generate it. */
+const OUT_OF_BAND_SECRET: Record<string, string> = {
+  DATABASE_URL: 'postgres://lookalike:pass@db.example.internal:5432/lookalike?sslmode=require',
+  REDIS_URL: 'rediss://:pass@redis.example.internal:6379',
+  S3_ACCESS_KEY: 'AKIAEXAMPLE',
+  S3_SECRET_KEY: 'example-secret',
+  REDIS_ADDRESS: 'redis.example.internal:6379',
+  REDIS_PASSWORD: 'pass',
+};
+
+/** The environment a container starts with: ConfigMap and Secret values filled in (`env` wins over `envFrom`). */
+function podEnvOf(container: Obj, docs: Obj[]): Record<string, string> {
+  const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+  const secretValues = (name: string): Record<string, string> => {
+    const s = find('Secret', name);
+    if (!s) return OUT_OF_BAND_SECRET;
+    const decoded = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString('utf8')]));
+    return { ...decoded, ...(s.stringData ?? {}) };
+  };
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const values = from.configMapRef ? (find('ConfigMap', from.configMapRef.name)?.data ?? {}) : from.secretRef ? secretValues(from.secretRef.name) : {};
+    for (const [k, v] of Object.entries(values)) env[(from.prefix ?? '') + k] = String(v);
+  }
+  for (const e of container.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
+    const value = e.valueFrom?.secretKeyRef ? secretValues(ref.name)[ref.key] : ref ? find('ConfigMap', ref.name)?.data?.[ref.key] : e.value;
+    assert.ok(value !== undefined || e.valueFrom?.fieldRef || e.valueFrom?.resourceFieldRef, `${container.name}: ${e.name} resolves to nothing`);
+    env[e.name] = String(value ?? 'from-the-downward-api');
+  }
+  return env;
+}
+
 function durationSeconds(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
   if (!m) throw new Error(`unreadable duration ${v}`);
@@ -448,6 +482,12 @@ for (const overlay of OVERLAYS) {
 
     it('every image is pinned (a release tag or a digest, never latest)', () => {
       for (const w of workloads) for (const c of containersOf(w)) assert.equal(pinProblem(c.image), null, `${w.metadata.name}/${c.name}`);
+      // A -dev tag is pushed again under the same name: with IfNotPresent a node keeps the old build.
+      for (const w of workloads) {
+        for (const c of containersOf(w)) {
+          if (/-dev$/.test(splitImage(c.image).tag ?? '')) assert.equal(c.imagePullPolicy, 'Always', `${w.metadata.name}/${c.name}: ${c.image}`);
+        }
+      }
     });
 
     it('pods run as non-root without privilege escalation', () => {
@@ -467,6 +507,22 @@ for (const overlay of OVERLAYS) {
       }
       for (const cm of byKind(docs, 'ConfigMap')) assert.deepEqual(unknownEnvNames(Object.keys(cm.data ?? {})), [], `ConfigMap ${cm.metadata.name}`);
       for (const k of PENDING_CONFIG_KEYS) if (CONFIG_KEYS.has(k)) t.diagnostic(`${k} is in config.ts now: remove it from PENDING_CONFIG_KEYS`);
+    });
+
+    it('every container\'s environment is a valid configuration (loadConfig), as the pod would see it', () => {
+      for (const w of workloads) {
+        for (const c of containersOf(w)) {
+          const where = `${w.kind}/${w.metadata.name}/${c.name}`;
+          const env = podEnvOf(c, docs);
+          assert.doesNotThrow(() => loadConfig(env), (e: Error) => assert.fail(`${where}: ${e.message}`));
+          if (w.metadata.name === 'lookalike-api') {
+            // Image.url is built on it: the default (http://localhost:PORT) is the pod's own loopback,
+            // right only for dev's port-forward.
+            assert.ok(env.PUBLIC_URL, `${where}: PUBLIC_URL unset: Image.url would be the pod's loopback`);
+            if (overlay !== 'dev') assert.doesNotMatch(env.PUBLIC_URL, /^https?:\/\/(localhost|127\.)/, `${where}: PUBLIC_URL`);
+          }
+        }
+      }
     });
 
     it('ConfigMap and Secret references resolve (the gpu overlay expects lookalike-secrets to exist out of band)', () => {
@@ -555,7 +611,11 @@ for (const overlay of OVERLAYS) {
         const spec = d.spec.template.spec;
         const c = spec.containers[0];
         assert.equal(String(c.resources.limits['nvidia.com/gpu']), '1');
-        assert.ok(Object.keys(spec.nodeSelector ?? {}).length > 0 || spec.affinity?.nodeAffinity, 'no GPU node selection');
+        const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+        assert.ok(Object.keys(spec.nodeSelector ?? {}).length > 0 || terms.length > 0, 'no GPU node selection');
+        // A label only GPU feature discovery sets (on a running node) cannot bring a node up from zero.
+        const keys = [...Object.keys(spec.nodeSelector ?? {}), ...terms.flatMap((t: Obj) => (t.matchExpressions ?? []).map((e: Obj) => e.key))];
+        assert.ok(keys.some((k) => !k.startsWith('nvidia.com/')), 'GPU nodes selected only by a label that exists once a node runs');
         assert.ok(
           (spec.tolerations ?? []).some((t: Obj) => t.key === 'nvidia.com/gpu' && t.effect === 'NoSchedule'),
           'no toleration of the nvidia.com/gpu taint',
@@ -646,6 +706,18 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(unknownEnvNames(Object.keys(s.environment)), [], name);
       assert.ok(interpolate(s.environment.DATABASE_URL).startsWith('postgres://'), `${name}: DATABASE_URL`);
     }
+  });
+
+  it('every app service\'s environment (defaults interpolated) is a valid configuration (loadConfig)', () => {
+    for (const name of appServices) {
+      const env = Object.fromEntries(Object.entries(services[name].environment as Obj).map(([k, v]) => [k, interpolate(String(v))]));
+      assert.doesNotThrow(() => loadConfig(env), (e: Error) => assert.fail(`${name}: ${e.message}`));
+    }
+  });
+
+  it('no two services that build share an image name (parallel builds of one tag collide)', () => {
+    const built = Object.entries(services).filter(([, s]) => s.build && s.image).map(([, s]) => interpolate(s.image));
+    assert.equal(new Set(built).size, built.length, built.join(', '));
   });
 
   it('workers hold at least EMBED_BATCH jobs at once', (t) => {
