@@ -117,3 +117,25 @@ test('events for other images or collections are skipped', async () => {
     [a.image.id],
   );
 });
+
+const subscribers = async () => Number(((await clients[0].call('PUBSUB', 'NUMSUB', 'lookalike.classificationReady')) as [string, number])[1]);
+const within = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms).unref())]);
+
+// graphql-ws keeps a next() pending and calls return() when the client completes or goes away. A
+// feed waiting for an event it filters out must still end then, and leave Redis, or every such
+// subscription would stay for ever and take every event.
+test('unsubscribing while the feed waits for an event it would skip ends it and its Redis subscription', async () => {
+  const a = await classified('wait', 'cat');
+  const feed = classificationFeed({ events: bus, classifications }, { imageId: a.image.id });
+  assert.equal((await feed.next()).value?.imageId, a.image.id, 'the saved result first');
+  const pending = feed.next();
+  await bus.publishClassificationReady({ imageId: 'another', collection: 'wait' });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await subscribers(), 1);
+  await within(feed.return(undefined), 2000, 'return()');
+  assert.deepEqual(await within(pending, 2000, 'the pending next()'), { done: true, value: undefined });
+  // The UNSUBSCRIBE is sent without waiting for its reply (graphql-redis-subscriptions).
+  for (let i = 0; i < 50 && (await subscribers()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await subscribers(), 0, 'the Redis subscription is gone');
+});

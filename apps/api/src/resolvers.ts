@@ -1,6 +1,7 @@
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
 import type { KScore } from '@lookalike/shared/domain/evaluation';
 import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
+import { feedOf } from '@lookalike/shared/feed';
 import { failureReason, type Metrics, noopMetrics, type SearchInput, type SearchQuery } from '@lookalike/shared/metrics';
 import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo, Reembedding } from '@lookalike/shared/ports';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
@@ -230,35 +231,36 @@ export type DeliveredClassification = ClassificationRecord & { image?: ImageReco
  * Subscribes first, then looks for a result that already exists, so a client that subscribes by
  * imageId after the worker finished still gets it: no lost race. A result is delivered once.
  * Events carry what the worker saved; older ones (no `result`) are read from the database.
+ * Unsubscribing ends it at once, also while it waits (feedOf).
  */
-export async function* classificationFeed(
+export function classificationFeed(
   deps: Pick<ApiDeps, 'events' | 'classifications'>,
   filter: { imageId?: string; collection?: string },
-): AsyncGenerator<DeliveredClassification> {
-  const events = await deps.events.subscribeClassificationReady();
-  let lastDelivered = 0;
-  try {
-    if (filter.imageId) {
-      const existing = await deps.classifications.findByImageId(filter.imageId);
-      if (existing) {
-        lastDelivered = existing.createdAt.getTime();
-        yield existing;
-      }
-    }
-    for await (const event of events) {
-      if (filter.imageId && event.imageId !== filter.imageId) continue;
-      if (filter.collection && event.collection !== filter.collection) continue;
-      const result: DeliveredClassification | null = event.result
-        ? { ...event.result.classification, image: event.result.image }
-        : await deps.classifications.findByImageId(event.imageId);
-      if (!result) continue;
+): AsyncGenerator<DeliveredClassification, void, undefined> {
+  return feedOf(
+    () => deps.events.subscribeClassificationReady(),
+    async function* (events) {
+      let lastDelivered = 0;
       if (filter.imageId) {
-        if (result.createdAt.getTime() <= lastDelivered) continue;
-        lastDelivered = result.createdAt.getTime();
+        const existing = await deps.classifications.findByImageId(filter.imageId);
+        if (existing) {
+          lastDelivered = existing.createdAt.getTime();
+          yield existing;
+        }
       }
-      yield result;
-    }
-  } finally {
-    await events.return?.();
-  }
+      for await (const event of events) {
+        if (filter.imageId && event.imageId !== filter.imageId) continue;
+        if (filter.collection && event.collection !== filter.collection) continue;
+        const result: DeliveredClassification | null = event.result
+          ? { ...event.result.classification, image: event.result.image }
+          : await deps.classifications.findByImageId(event.imageId);
+        if (!result) continue;
+        if (filter.imageId) {
+          if (result.createdAt.getTime() <= lastDelivered) continue;
+          lastDelivered = result.createdAt.getTime();
+        }
+        yield result;
+      }
+    },
+  );
 }

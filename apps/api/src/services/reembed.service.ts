@@ -1,5 +1,6 @@
 import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
-import type { EventBus, JobQueue, ModelInfo, ModelRegistry, Reembedding, ReembeddingRepository } from '@lookalike/shared/ports';
+import { feedOf } from '@lookalike/shared/feed';
+import type { EventBus, JobQueue, ModelInfo, ModelRegistry, Reembedding, ReembeddingEvent, ReembeddingRepository } from '@lookalike/shared/ports';
 import { validateCollection } from './upload-image.service.js';
 
 /** How many jobs the API enqueues itself; the workers' sweep enqueues the rest as these finish. */
@@ -44,24 +45,27 @@ export class ReembedService {
    * The current state at once, then every change until it finishes (then the stream ends).
    * Without an id: whichever re-embedding reports progress.
    */
-  async *progress(id?: string): AsyncGenerator<Reembedding> {
-    const events = await this.deps.events.subscribeReembeddingProgress();
-    try {
-      if (id !== undefined) {
-        const current = await this.get(id);
-        if (!current) return;
-        yield current;
-        if (current.state !== 'RUNNING') return;
-      }
-      for await (const event of events) {
-        if (id !== undefined && event.reembeddingId !== id) continue;
-        const current = await this.deps.reembeddings.get(event.reembeddingId);
-        if (!current) continue;
-        yield current;
-        if (id !== undefined && current.state !== 'RUNNING') return;
-      }
-    } finally {
-      await events.return?.();
+  progress(id?: string): AsyncGenerator<Reembedding, void, undefined> {
+    // feedOf: unsubscribing ends the feed at once, also while it waits for another id's event.
+    return feedOf(
+      () => this.deps.events.subscribeReembeddingProgress(),
+      (events) => this.changes(events, id),
+    );
+  }
+
+  private async *changes(events: AsyncIterableIterator<ReembeddingEvent>, id?: string): AsyncGenerator<Reembedding> {
+    if (id !== undefined) {
+      const current = await this.get(id);
+      if (!current) return;
+      yield current;
+      if (current.state !== 'RUNNING') return;
+    }
+    for await (const event of events) {
+      if (id !== undefined && event.reembeddingId !== id) continue;
+      const current = await this.deps.reembeddings.get(event.reembeddingId);
+      if (!current) continue;
+      yield current;
+      if (id !== undefined && current.state !== 'RUNNING') return;
     }
   }
 }
