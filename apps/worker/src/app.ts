@@ -105,8 +105,8 @@ export async function startWorker(
     coordinator,
     metrics,
     async close() {
-      await coordinator.stop();
-      await worker.close();
+      // Together: BullMQ stops taking jobs at once instead of after the sweep under way.
+      await Promise.all([coordinator.stop(), worker.close()]);
       unwatchQueue();
       await queue.close();
     },

@@ -113,6 +113,7 @@ export interface ReembedCoordinatorDeps {
 export class ReembedCoordinator {
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
+  private stopping = false;
 
   constructor(private readonly deps: ReembedCoordinatorDeps) {}
 
@@ -125,6 +126,7 @@ export class ReembedCoordinator {
 
   /** One pass; concurrent calls share it. */
   sweep(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
@@ -149,11 +151,21 @@ export class ReembedCoordinator {
       }
       // A job lost with Redis' data (no AOF, a flushed database) leaves its image waiting forever.
       let requeued = 0;
+      let failed: string | undefined;
       for (const imageId of await this.deps.images.findStale(this.deps.staleImageMs, 1000)) {
-        if (await queue.requeueEmbedImage({ v: 1, imageId })) requeued++;
+        if (this.stopping) return;
+        try {
+          if (await queue.requeueEmbedImage({ v: 1, imageId })) requeued++;
+        } catch (error) {
+          // E.g. another replica's sweeper re-queued it first and a worker holds it now: the rest
+          // of the pass still runs.
+          failed ??= (error as Error).message;
+        }
       }
       if (requeued > 0) this.deps.log?.('re-queued images whose job was lost', { count: requeued });
+      if (failed) this.deps.log?.('could not re-queue some stale images (next pass retries)', { error: failed });
     }
+    if (this.stopping) return;
     const purged = await models.purgeRetired(this.deps.retiredGraceMs);
     if (purged.length > 0) this.deps.log?.('deleted the vectors of retired models', { models: purged });
   }
@@ -163,7 +175,9 @@ export class ReembedCoordinator {
     this.timer.unref();
   }
 
+  /** No new pass; the one under way stops at its next image and is waited for. */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
     await this.sweeping?.catch(() => {});
   }

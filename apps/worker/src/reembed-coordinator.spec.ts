@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
+import { migrate } from '@lookalike/shared/db/migrate';
+import { SqlModelRegistry } from '@lookalike/shared/db/model-registry';
+import { PGliteClient } from '@lookalike/shared/db/pglite-client';
+import { SqlReembeddingRepository } from '@lookalike/shared/db/reembedding-repository';
+import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
+import type { EmbedImagePayload, EventBus, JobQueue, ModelInfo } from '@lookalike/shared/ports';
+import { ReembedCoordinator } from './reembed.service.js';
+
+const model: ModelInfo = {
+  id: 'm:a',
+  dimension: 3,
+  inputSize: 32,
+  pretrained: false,
+  weightsSource: 'test',
+  runtime: 'test',
+  preprocessing: { resize: 'bilinear', crop: 'none' },
+};
+const noEvents = { publishReembeddingProgress: async () => {} } as unknown as EventBus;
+
+// The sweeper on PGlite with the service's repositories; the queue is where faults are injected
+// (a re-queue refused the way BullMQ refuses to remove a job another worker has just locked).
+describe('ReembedCoordinator: the stale-image pass', () => {
+  let db: PGliteClient;
+  let images: SqlImageRepository;
+  let stale: string[];
+  const logs: Array<{ msg: string; extra?: Record<string, unknown> }> = [];
+
+  beforeEach(async () => {
+    db = await PGliteClient.open();
+    await migrate(db);
+    images = new SqlImageRepository(db);
+    await new PgVectorIndex(db, { efSearch: 40 }).prepare(model.id, 3);
+    stale = [];
+    for (let n = 0; n < 4; n++) {
+      const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${n}`, objectKey: `k${n}`, sizeBytes: 1, metadata: {} });
+      stale.push(image.id);
+    }
+    // QUEUED for a minute: their jobs are taken to be lost.
+    await db.query("UPDATE images SET updated_at = now() - interval '1 minute'");
+    logs.length = 0;
+  });
+
+  function coordinator(requeue: (payload: EmbedImagePayload) => Promise<boolean>): ReembedCoordinator {
+    const queue: Pick<JobQueue, 'enqueueReembedImages' | 'requeueEmbedImage'> = { enqueueReembedImages: async () => {}, requeueEmbedImage: requeue };
+    return new ReembedCoordinator({
+      model,
+      images,
+      staleImageMs: 10_000,
+      models: new SqlModelRegistry(db),
+      reembeddings: new SqlReembeddingRepository(db),
+      queue,
+      events: noEvents,
+      retiredGraceMs: 60_000,
+      log: (msg, extra) => logs.push({ msg, extra }),
+    });
+  }
+
+  test('an image that cannot be re-queued does not end the pass: the others are re-queued', async () => {
+    const requeued: string[] = [];
+    const sweeper = coordinator(async ({ imageId }) => {
+      if (imageId === stale[1]) throw new Error('Job 7 is locked by another worker');
+      requeued.push(imageId);
+      return true;
+    });
+    await sweeper.start(); // registers the model (active: the first one) and sweeps once
+    assert.deepEqual([...requeued].sort(), stale.filter((id) => id !== stale[1]).sort());
+    assert.ok(logs.some((l) => l.msg === 're-queued images whose job was lost' && l.extra?.count === 3));
+    assert.ok(logs.some((l) => /could not re-queue/.test(l.msg) && /locked by another worker/.test(String(l.extra?.error))));
+  });
+
+  test('stop(): the pass under way ends at its next image, and no pass starts after', async () => {
+    const requeued: string[] = [];
+    let sweeper!: ReembedCoordinator;
+    let stopped: Promise<void> | undefined;
+    sweeper = coordinator(async ({ imageId }) => {
+      requeued.push(imageId);
+      stopped ??= sweeper.stop(); // SIGTERM arrives during the first re-queue
+      return true;
+    });
+    await sweeper.start();
+    await stopped;
+    assert.equal(requeued.length, 1);
+    await sweeper.sweep();
+    assert.equal(requeued.length, 1, 'sweep() after stop() does nothing');
+  });
+});
