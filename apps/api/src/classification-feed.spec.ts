@@ -8,7 +8,8 @@ import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
 import { migrate } from '@lookalike/shared/db/migrate';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import type { ClassificationRecord, ImageRecord } from '@lookalike/shared/domain/image';
-import { type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
+import { freePort, type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
+import { createRedis } from '@lookalike/shared/queue/redis';
 import type { ClassificationRepository } from '@lookalike/shared/ports';
 import { Redis } from 'ioredis';
 import { classificationFeed, type DeliveredClassification } from './resolvers.js';
@@ -138,4 +139,31 @@ test('unsubscribing while the feed waits for an event it would skip ends it and 
   // The UNSUBSCRIBE is sent without waiting for its reply (graphql-redis-subscriptions).
   for (let i = 0; i < 50 && (await subscribers()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(await subscribers(), 0, 'the Redis subscription is gone');
+});
+
+// Pub/sub delivers at most once: a result published while Redis was away never arrives. A client
+// waiting for one image must not wait for ever: the feed reads the result again after the gap.
+test('by imageId: a result saved while Redis was away is delivered once Redis is back', async () => {
+  const port = await freePort();
+  const dir = path.join(os.tmpdir(), `lookalike-feed-restart-${process.pid}`);
+  let server = await startLocalRedis(dir, { port });
+  const url = `redis://127.0.0.1:${port}`;
+  const restartBus = new RedisEventBus(createRedis(url, 'blocking'), createRedis(url, 'blocking'));
+  try {
+    n++;
+    const image = await images.create({ collection: 'gap', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: {} });
+    const feed = classificationFeed({ events: restartBus, classifications }, { imageId: image.id });
+    const first = feed.next(); // subscribes, finds no result yet, waits
+    await new Promise((r) => setTimeout(r, 200));
+    await server.stop();
+    // The worker saves the result; its event cannot be published (Redis is down).
+    await stored.complete({ imageId: image.id, label: 'owl', confidence: 1, neighbors: [], model: 'm', createdAt: new Date() }, 'READY');
+    server = await startLocalRedis(dir, { port });
+    const got = await within(first, 10_000, 'the result after the restart');
+    assert.equal(got.value?.label, 'owl');
+    await feed.return(undefined);
+  } finally {
+    await restartBus.close();
+    await server.stop();
+  }
 });

@@ -3,7 +3,7 @@ import type { KScore } from '@lookalike/shared/domain/evaluation';
 import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
 import { feedOf } from '@lookalike/shared/feed';
 import { failureReason, type Metrics, noopMetrics, type SearchInput, type SearchQuery } from '@lookalike/shared/metrics';
-import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo, Reembedding } from '@lookalike/shared/ports';
+import { type ClassificationRepository, type EventBus, type ImageRepository, isGap, type ModelInfo, type Reembedding } from '@lookalike/shared/ports';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
@@ -249,6 +249,17 @@ export function classificationFeed(
         }
       }
       for await (const event of events) {
+        if (isGap(event)) {
+          // Events were lost while Redis was away: the one image's result is read again. (A
+          // collection feed cannot know what it missed: it goes on from here.)
+          if (!filter.imageId) continue;
+          const saved = await deps.classifications.findByImageId(filter.imageId);
+          if (saved && saved.createdAt.getTime() > lastDelivered) {
+            lastDelivered = saved.createdAt.getTime();
+            yield saved;
+          }
+          continue;
+        }
         if (filter.imageId && event.imageId !== filter.imageId) continue;
         if (filter.collection && event.collection !== filter.collection) continue;
         const result: DeliveredClassification | null = event.result

@@ -199,16 +199,31 @@ export interface ReembeddingEvent {
   reembeddingId: string;
 }
 
+/**
+ * In a subscription's stream after the bus lost its connection and subscribed again: events
+ * published in between are gone (pub/sub delivers at most once), so read again what matters.
+ */
+export interface SubscriptionGap {
+  readonly gap: true;
+}
+
+export const SUBSCRIPTION_GAP: SubscriptionGap = Object.freeze({ gap: true });
+
+export function isGap(item: object): item is SubscriptionGap {
+  return (item as Partial<SubscriptionGap>).gap === true;
+}
+
 export interface EventBus {
   publishClassificationReady(event: ClassificationEvent): Promise<void>;
   /**
    * Resolves once subscribed: every event published after that is delivered, so a caller may
-   * subscribe, read the current state, then iterate, and miss nothing. return() unsubscribes.
+   * subscribe, read the current state, then iterate, and miss nothing; after a lost connection a
+   * SubscriptionGap says where events may be missing. return() unsubscribes.
    */
-  subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent>>;
+  subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent | SubscriptionGap>>;
   publishReembeddingProgress(event: ReembeddingEvent): Promise<void>;
   /** As subscribeClassificationReady. */
-  subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent>>;
+  subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent | SubscriptionGap>>;
   close(): Promise<void>;
 }
 

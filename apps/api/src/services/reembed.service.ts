@@ -1,6 +1,6 @@
 import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
 import { feedOf } from '@lookalike/shared/feed';
-import type { EventBus, JobQueue, ModelInfo, ModelRegistry, Reembedding, ReembeddingEvent, ReembeddingRepository } from '@lookalike/shared/ports';
+import { type EventBus, isGap, type JobQueue, type ModelInfo, type ModelRegistry, type Reembedding, type ReembeddingEvent, type ReembeddingRepository, type SubscriptionGap } from '@lookalike/shared/ports';
 import { validateCollection } from './upload-image.service.js';
 
 /** How many jobs the API enqueues itself; the workers' sweep enqueues the rest as these finish. */
@@ -53,7 +53,7 @@ export class ReembedService {
     );
   }
 
-  private async *changes(events: AsyncIterableIterator<ReembeddingEvent>, id?: string): AsyncGenerator<Reembedding> {
+  private async *changes(events: AsyncIterableIterator<ReembeddingEvent | SubscriptionGap>, id?: string): AsyncGenerator<Reembedding> {
     if (id !== undefined) {
       const current = await this.get(id);
       if (!current) return;
@@ -61,8 +61,11 @@ export class ReembedService {
       if (current.state !== 'RUNNING') return;
     }
     for await (const event of events) {
-      if (id !== undefined && event.reembeddingId !== id) continue;
-      const current = await this.deps.reembeddings.get(event.reembeddingId);
+      // Progress was lost while Redis was away: one re-embedding's state is read again.
+      if (isGap(event) && id === undefined) continue;
+      const reembeddingId = isGap(event) ? id! : event.reembeddingId;
+      if (id !== undefined && reembeddingId !== id) continue;
+      const current = await this.deps.reembeddings.get(reembeddingId);
       if (!current) continue;
       yield current;
       if (id !== undefined && current.state !== 'RUNNING') return;

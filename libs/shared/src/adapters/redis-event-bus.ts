@@ -1,7 +1,7 @@
 import { EventEmitter, on } from 'node:events';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
-import type { ClassificationEvent, EventBus, ReembeddingEvent } from '../ports.js';
+import { type ClassificationEvent, type EventBus, type ReembeddingEvent, SUBSCRIPTION_GAP, type SubscriptionGap } from '../ports.js';
 
 const CLASSIFICATION_READY = 'lookalike.classificationReady';
 const REEMBEDDING_PROGRESS = 'lookalike.reembeddingProgress';
@@ -27,15 +27,24 @@ export function reviveClassificationEvent(event: WireClassificationEvent): Class
   };
 }
 
+/** Marks, in a subscription's buffer, where the connection was lost and made again. */
+const GAP = Symbol('gap');
+
 /**
  * Subscribes to `channel` and resolves once Redis has acknowledged it: every message published
  * after that is buffered until read. (graphql-redis-subscriptions' own iterator subscribes only on
  * its first next(), so a caller that reads the database between subscribing and iterating could
- * miss the event it is waiting for.) return() unsubscribes.
+ * miss the event it is waiting for.) `live` holds its buffer while it is open, for gap marks.
+ * return() unsubscribes.
  */
-async function subscribed<W, T>(pubsub: RedisPubSub, channel: string, map: (message: W) => T): Promise<AsyncIterableIterator<T>> {
+async function subscribed<W, T>(
+  pubsub: RedisPubSub,
+  live: Set<EventEmitter>,
+  channel: string,
+  map: (message: W) => T,
+): Promise<AsyncIterableIterator<T | SubscriptionGap>> {
   const emitter = new EventEmitter();
-  const messages = on(emitter, 'message') as AsyncIterableIterator<[W]>;
+  const messages = on(emitter, 'message') as AsyncIterableIterator<[W | typeof GAP]>;
   let id: number;
   try {
     id = await pubsub.subscribe(channel, (message: W) => emitter.emit('message', message));
@@ -43,15 +52,19 @@ async function subscribed<W, T>(pubsub: RedisPubSub, channel: string, map: (mess
     await messages.return?.();
     throw error;
   }
+  live.add(emitter);
   let open = true;
-  const iterator: AsyncIterableIterator<T> = {
+  const iterator: AsyncIterableIterator<T | SubscriptionGap> = {
     async next() {
       const r = await messages.next();
-      return r.done ? { done: true, value: undefined } : { done: false, value: map(r.value[0]) };
+      if (r.done) return { done: true, value: undefined };
+      const [message] = r.value;
+      return { done: false, value: message === GAP ? SUBSCRIPTION_GAP : map(message) };
     },
     async return() {
       if (open) {
         open = false;
+        live.delete(emitter);
         pubsub.unsubscribe(id);
       }
       await messages.return?.();
@@ -65,6 +78,8 @@ async function subscribed<W, T>(pubsub: RedisPubSub, channel: string, map: (mess
 /** Redis pub/sub: an event published by any worker reaches subscribers on every API replica. */
 export class RedisEventBus implements EventBus {
   private readonly pubsub: RedisPubSub;
+  /** The buffers of the open subscriptions. */
+  private readonly live = new Set<EventEmitter>();
 
   constructor(publisher: Redis, subscriber: Redis) {
     this.pubsub = new RedisPubSub({
@@ -72,22 +87,37 @@ export class RedisEventBus implements EventBus {
       publisher: publisher as never,
       subscriber: subscriber as never,
     });
+    // ioredis subscribes again by itself after a reconnect, but what was published while it was
+    // away is lost: each open subscription gets a gap mark, once its SUBSCRIBE is answered again
+    // (a PING on the same connection is answered after it).
+    let lost = false;
+    subscriber.on('close', () => (lost = true));
+    subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      subscriber.ping().then(
+        () => {
+          for (const emitter of this.live) emitter.emit('message', GAP);
+        },
+        () => {}, // lost again: the next 'ready' marks the gap
+      );
+    });
   }
 
   publishClassificationReady(event: ClassificationEvent): Promise<void> {
     return this.pubsub.publish(CLASSIFICATION_READY, event);
   }
 
-  subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent>> {
-    return subscribed(this.pubsub, CLASSIFICATION_READY, reviveClassificationEvent);
+  subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent | SubscriptionGap>> {
+    return subscribed(this.pubsub, this.live, CLASSIFICATION_READY, reviveClassificationEvent);
   }
 
   publishReembeddingProgress(event: ReembeddingEvent): Promise<void> {
     return this.pubsub.publish(REEMBEDDING_PROGRESS, event);
   }
 
-  subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent>> {
-    return subscribed(this.pubsub, REEMBEDDING_PROGRESS, (event: ReembeddingEvent) => event);
+  subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent | SubscriptionGap>> {
+    return subscribed(this.pubsub, this.live, REEMBEDDING_PROGRESS, (event: ReembeddingEvent) => event);
   }
 
   async close(): Promise<void> {
