@@ -95,6 +95,17 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
     assert.doesNotMatch(text, /Seq Scan on image_embeddings/, text);
   });
 
+  // Another process (an API replica) that never prepared the model: a worker whose model became
+  // active, or is pending, since the API read the active one embedded the query.
+  test('a process that did not prepare the model searches it by the vector given, on its HNSW index', async () => {
+    const other = new PgVectorIndex(db, { efSearch: 40 });
+    const q = randomUnitVector(rng(9));
+    const { sql, params } = other.nearestSql({ vector: q, model: MODEL, k: 5 });
+    assert.match(await plan(sql, params), /Index Scan using image_embeddings_hnsw_/);
+    assert.deepEqual(await other.nearest({ vector: q, model: MODEL, k: 5 }), await index.nearest({ vector: q, model: MODEL, k: 5 }));
+    assert.throws(() => index.nearestSql({ vector: new Float32Array(DIM + 1), model: MODEL, k: 5 }), /makes 64-d vectors, got 65/);
+  });
+
   test('search settings hold inside the search transaction only', async () => {
     const inside = await db.transaction(
       (tx) =>

@@ -76,9 +76,15 @@ export class PgVectorIndex implements VectorIndex {
     return row ? Float32Array.from(pgvector.fromSql(row.embedding) as number[]) : null;
   }
 
-  /** The SQL of a nearest-neighbour query; exported for the plan test. */
+  /**
+   * The SQL of a nearest-neighbour query; exported for the plan test. A model this process has not
+   * prepared (a query embedded by a worker whose model became active, or is pending, since this
+   * API process read the active one) is searched at its vector's dimension: the worker that made
+   * the vector prepared that model's index.
+   */
   nearestSql(query: NearestQuery): { sql: string; params: unknown[] } {
-    const d = this.dimensionOf(query.model);
+    const d = this.dimensions.get(query.model) ?? query.vector.length;
+    if (query.vector.length !== d) throw new Error(`Model ${query.model} makes ${d}-d vectors, got ${query.vector.length}`);
     const params: unknown[] = [pgvector.toSql(Array.from(query.vector)), query.k];
     const filters = this.filters(query, params);
     if (query.collection !== undefined) {
