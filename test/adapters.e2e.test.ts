@@ -2,6 +2,7 @@
 // pglite-socket) and the `minio` client against an S3-speaking server (s3rver).
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -90,6 +91,22 @@ describe('production adapters: pg over the wire and MinIO client against s3rver'
     await store.delete('a/b');
     assert.equal(await store.exists('a/b'), false);
     await assert.rejects(store.get('a/b'));
+  });
+
+  test('PgClient: a database host that takes the connection and never answers fails within the connect timeout', async () => {
+    // A black hole, as a dropped route or a failover half-way looks: TCP accepts, Postgres never speaks.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as net.AddressInfo;
+    const started = Date.now();
+    try {
+      await assert.rejects(PgClient.connect(`postgres://u:p@127.0.0.1:${port}/db`, 1, 300), /timeout/i);
+      assert.ok(Date.now() - started < 5000, `gave up after ${Date.now() - started} ms`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   test('PgClient transactions roll back on error', async () => {

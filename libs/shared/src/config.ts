@@ -17,6 +17,8 @@ const schema = z
     /** Postgres with pgvector. Unset: embedded PGlite under DATA_DIR/pgdata. */
     DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_SIZE: int(1, 200).default(10),
+    /** Opening a database connection, or waiting for a free one in the pool, fails after this long. */
+    DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
     /** false: leave migrations to `npm run migrate` (compose/k8s one-shot job) and wait until they have run. */
     MIGRATE_ON_START: bool.default(true),
     /** Unset: the launcher starts a local redis-server under DATA_DIR/redis. */

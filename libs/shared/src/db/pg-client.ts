@@ -28,8 +28,13 @@ export class PgClient extends PgQueryable {
     super(pool);
   }
 
-  static async connect(connectionString: string, max = 10): Promise<PgClient> {
-    const pool = new pg.Pool({ connectionString, max });
+  /**
+   * `connectTimeoutMs` bounds opening a connection and waiting for a free one: a database host
+   * that drops packets fails requests and jobs with an error instead of holding them for the
+   * minutes TCP takes to give up. TCP keepalive finds connections a failover left dead.
+   */
+  static async connect(connectionString: string, max = 10, connectTimeoutMs = 10_000): Promise<PgClient> {
+    const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // An idle client losing its server must not crash the process: the next query reconnects.
     pool.on('error', () => {});
     const client = new PgClient(pool);
