@@ -85,6 +85,8 @@ export async function startApi(
       log,
       metrics: config.METRICS ? metrics : undefined,
       dashboard: config.BULL_BOARD ? { path: config.BULL_BOARD_PATH, handler: bullBoard(config.BULL_BOARD_PATH, queue) } : undefined,
+      // The shutdown's budget, less a little for closing the queue and the connections after.
+      drainMs: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS - 2000),
     },
   );
   return {

@@ -36,6 +36,8 @@ export interface ApiServerOptions {
   metrics?: MetricsSource;
   /** Mounted as it is at `path` (the Bull Board job dashboard); left out, nothing answers there. */
   dashboard?: { path: string; handler: express.RequestHandler };
+  /** How long stop() lets requests in flight finish (uploads included) before it cuts them. */
+  drainMs?: number;
 }
 
 /** Routes probed or polled every few seconds: their lines go at debug level. */
@@ -60,7 +62,7 @@ export async function startApiServer(deps: ApiDeps, options: ApiServerOptions): 
     // Our composition root owns shutdown order; Apollo's own handler would re-raise the signal.
     stopOnTerminationSignals: false,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: options.drainMs ?? 10_000 }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       {
         // Which operation a request ran, for its request line; errors that are not the client's, with the requestId.

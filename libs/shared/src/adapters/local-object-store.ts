@@ -18,8 +18,13 @@ export class LocalObjectStore implements ObjectStore {
     await fs.mkdir(path.dirname(file), { recursive: true });
     // Write then rename: a reader never sees half an object, a crash never leaves one.
     const tmp = `${file}.${randomUUID()}.tmp`;
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
+    try {
+      await fs.writeFile(tmp, data);
+      await fs.rename(tmp, file);
+    } catch (error) {
+      await fs.rm(tmp, { force: true }).catch(() => {}); // a full disk must not fill up with halves
+      throw error;
+    }
   }
 
   async get(key: string): Promise<Buffer> {
