@@ -216,7 +216,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchResult> {
   const viaDb = async (v: PgVectorIndex, probe: number): Promise<string[]> =>
     (await v.nearest({ vector: row(set, probe), model: MODEL_ID, k: K, collection: COLLECTION, excludeImageId: vectorUuid(probe) })).map((h) => h.imageId);
 
-  // Each API prepares (CREATE INDEX IF NOT EXISTS: nothing to do) on its first search; then the
+  // Each API prepares (the index exists and is valid: nothing to do) on its first search; then the
   // index goes, so that the exact series below really run with no index.
   for (const ef of opts.efs) await viaApi(ef, probes[0]);
   const floor = await timeSeries(

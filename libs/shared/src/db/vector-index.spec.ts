@@ -4,7 +4,7 @@ import { SqlImageRepository } from './image-repository.js';
 import { migrate } from './migrate.js';
 import { PGliteClient } from './pglite-client.js';
 import { prng as rng } from '../../../../test/fixtures/images.js';
-import { PgVectorIndex } from './vector-index.js';
+import { hnswIndexName, PgVectorIndex } from './vector-index.js';
 
 const MODEL = 'test:synthetic-64';
 const DIM = 64;
@@ -104,6 +104,17 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
     assert.match(await plan(sql, params), /Index Scan using image_embeddings_hnsw_/);
     assert.deepEqual(await other.nearest({ vector: q, model: MODEL, k: 5 }), await index.nearest({ vector: q, model: MODEL, k: 5 }));
     assert.throws(() => index.nearestSql({ vector: new Float32Array(DIM + 1), model: MODEL, k: 5 }), /makes 64-d vectors, got 65/);
+  });
+
+  test('prepare: an index left invalid by an interrupted concurrent build is built again', async () => {
+    const name = hnswIndexName(MODEL);
+    const valid = async () => (await db.query<{ v: boolean }>('SELECT i.indisvalid AS v FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1', [name]))[0]?.v;
+    assert.equal(await valid(), true);
+    await db.query('UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass', [name]);
+    await new PgVectorIndex(db, { efSearch: 40 }).prepare(MODEL, DIM);
+    assert.equal(await valid(), true);
+    const { sql, params } = index.nearestSql({ vector: randomUnitVector(rng(10)), model: MODEL, k: 5 });
+    assert.match(await plan(sql, params), /Index Scan using image_embeddings_hnsw_/);
   });
 
   test('search settings hold inside the search transaction only', async () => {

@@ -35,18 +35,34 @@ export class PgVectorIndex implements VectorIndex {
     private readonly options: HnswOptions,
   ) {}
 
-  /** Creates the model's index once; every process calls this at start-up for the model it uses. */
+  /**
+   * Creates the model's index once; every process calls this at start-up for the model it uses.
+   * An index already built costs one catalog read and no lock. A new model's index (a model
+   * switch, on a table that may hold millions of vectors) is built CONCURRENTLY, so the active
+   * model's uploads go on writing meanwhile; a concurrent build that was interrupted leaves an
+   * invalid index, which is dropped and built again unless a build is still under way.
+   */
   async prepare(model: string, dimension: number): Promise<void> {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 2000) {
       throw new Error(`HNSW indexes vectors of 1 to 2000 dimensions, not ${dimension}`);
     }
-    const m = this.options.m ?? 16;
-    const efc = this.options.efConstruction ?? 64;
-    await this.db.exec(
-      `CREATE INDEX IF NOT EXISTS ${hnswIndexName(model)} ON image_embeddings
-         USING hnsw ((embedding::vector(${dimension})) vector_cosine_ops) WITH (m = ${m}, ef_construction = ${efc})
-         WHERE model = ${sqlLiteral(model)}`,
+    const name = hnswIndexName(model);
+    const [existing] = await this.db.query<{ valid: boolean; building: boolean }>(
+      `SELECT i.indisvalid AS valid,
+              EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid) AS building
+         FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1`,
+      [name],
     );
+    if (!existing?.valid) {
+      if (existing && !existing.building) await this.db.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+      const m = this.options.m ?? 16;
+      const efc = this.options.efConstruction ?? 64;
+      await this.db.exec(
+        `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON image_embeddings
+           USING hnsw ((embedding::vector(${dimension})) vector_cosine_ops) WITH (m = ${m}, ef_construction = ${efc})
+           WHERE model = ${sqlLiteral(model)}`,
+      );
+    }
     this.dimensions.set(model, dimension);
   }
 
