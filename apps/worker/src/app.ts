@@ -80,6 +80,8 @@ export async function startWorker(
     queue,
     retiredGraceMs: config.RETIRED_VECTORS_GRACE_MS,
     staleImageMs: config.STALE_IMAGE_MS,
+    // A little under the interval, so that some worker's next tick always finds the lease free.
+    fleetChecksEveryMs: Math.floor(config.REEMBED_SWEEP_MS * 0.9),
   });
   const role = await coordinator.start();
   const worker = new EmbedWorker(

@@ -87,3 +87,39 @@ describe('ReembedCoordinator: the stale-image pass', () => {
     assert.equal(requeued.length, 1, 'sweep() after stop() does nothing');
   });
 });
+
+describe('ReembedCoordinator: the checks that scan every image run once per interval across workers', () => {
+  test('of three workers sweeping together, one runs them; after the interval, one runs them again', async () => {
+    const db = await PGliteClient.open();
+    await migrate(db);
+    const images = new SqlImageRepository(db);
+    await new PgVectorIndex(db, { efSearch: 40 }).prepare(model.id, 3);
+    const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} });
+    await db.query("UPDATE images SET updated_at = now() - interval '1 minute'");
+    const requeues: string[] = [];
+    const workers = Array.from(
+      { length: 3 },
+      (_, w) =>
+        new ReembedCoordinator({
+          model,
+          images,
+          staleImageMs: 10_000,
+          models: new SqlModelRegistry(db),
+          reembeddings: new SqlReembeddingRepository(db),
+          queue: { enqueueReembedImages: async () => {}, requeueEmbedImage: async ({ imageId }) => (requeues.push(`${w}:${imageId}`), true) },
+          events: noEvents,
+          retiredGraceMs: 60_000,
+          fleetChecksEveryMs: 300,
+        }),
+    );
+    for (const w of workers) await w.start();
+    assert.equal(requeues.length, 1, `one worker looked for stale images: ${requeues}`);
+    await Promise.all(workers.map((w) => w.sweep()));
+    assert.equal(requeues.length, 1, 'not again within the interval');
+    await new Promise((r) => setTimeout(r, 350));
+    await Promise.all(workers.map((w) => w.sweep()));
+    assert.equal(requeues.length, 2, 'once more after it');
+    assert.ok(requeues.every((r) => r.endsWith(image.id)));
+    await db.close();
+  });
+});

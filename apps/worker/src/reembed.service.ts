@@ -101,6 +101,12 @@ export interface ReembedCoordinatorDeps {
   retiredGraceMs: number;
   /** Most images one sweep enqueues per re-embedding; jobs are idempotent, so a sweep may repeat. */
   sweepBatch?: number;
+  /**
+   * The checks that scan every image (READY ones without an active-model vector, unfinished ones
+   * whose job is gone) run once per this long across all workers, not in each worker's sweep.
+   * Left out: in every sweep.
+   */
+  fleetChecksEveryMs?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -143,7 +149,10 @@ export class ReembedCoordinator {
         await events.publishReembeddingProgress({ reembeddingId: r.id });
       }
     }
-    if ((await models.active())?.id === model.id) {
+    // Only a worker of the active model takes the lease: one of another model would skip the checks.
+    const fleetChecks = async () =>
+      this.deps.fleetChecksEveryMs === undefined || (await reembeddings.claimSweep('active-model-checks', this.deps.fleetChecksEveryMs));
+    if ((await models.active())?.id === model.id && (await fleetChecks())) {
       const missing = await reembeddings.imagesMissingVectors(model.id, batch);
       if (missing.length > 0) {
         this.deps.log?.('re-queueing READY images without a vector of the active model', { count: missing.length });

@@ -182,6 +182,8 @@ export interface ReembeddingRepository {
   markItem(reembeddingId: string, imageId: string, state: 'DONE' | 'FAILED', error?: string): Promise<void>;
   /** READY images with no vector of `model` that no running re-embedding covers (left behind by a worker of another model). */
   imagesMissingVectors(model: string, limit: number): Promise<string[]>;
+  /** True for one caller per `everyMs` across every process: that one runs the check `name`. */
+  claimSweep(name: string, everyMs: number): Promise<boolean>;
 }
 
 export interface ClassificationEvent {

@@ -113,4 +113,15 @@ export class SqlReembeddingRepository implements ReembeddingRepository {
     );
     return rows.map((r) => r.id);
   }
+
+  async claimSweep(name: string, everyMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO sweep_leases (name, ran_at) VALUES ($1, clock_timestamp())
+       ON CONFLICT (name) DO UPDATE SET ran_at = EXCLUDED.ran_at
+         WHERE sweep_leases.ran_at < clock_timestamp() - make_interval(secs => $2)
+       RETURNING name`,
+      [name, everyMs / 1000],
+    );
+    return rows.length === 1;
+  }
 }
