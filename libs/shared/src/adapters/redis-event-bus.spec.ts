@@ -101,3 +101,40 @@ test('after Redis restarts, every open subscription gets a gap mark, then the ev
     await server.stop();
   }
 });
+
+test('a subscriber that does not read: past the limit it gets what is held, then an error, and Redis drops it', async () => {
+  const small = new RedisEventBus(new Redis(redis.url), new Redis(redis.url), 5);
+  try {
+    const events = await small.subscribeReembeddingProgress();
+    for (let i = 0; i < 8; i++) await small.publishReembeddingProgress({ reembeddingId: `r${i}` });
+    await new Promise((r) => setTimeout(r, 100));
+    const got: string[] = [];
+    await assert.rejects(async () => {
+      for (;;) {
+        const r = await events.next();
+        if (r.done) break;
+        got.push((r.value as { reembeddingId: string }).reembeddingId);
+      }
+    }, /read too slowly \(5 events waiting\)/);
+    assert.deepEqual(got, ['r0', 'r1', 'r2', 'r3', 'r4']);
+    await events.return?.();
+    for (let i = 0; i < 50 && (await subscribers('lookalike.reembeddingProgress')) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await subscribers('lookalike.reembeddingProgress'), 0);
+  } finally {
+    await small.close();
+  }
+});
+
+test('a subscriber that keeps up is never cut off, however many events pass', async () => {
+  const small = new RedisEventBus(new Redis(redis.url), new Redis(redis.url), 5);
+  try {
+    const events = await small.subscribeReembeddingProgress();
+    for (let i = 0; i < 20; i++) {
+      await small.publishReembeddingProgress({ reembeddingId: `k${i}` });
+      assert.deepEqual((await events.next()).value, { reembeddingId: `k${i}` });
+    }
+    await events.return?.();
+  } finally {
+    await small.close();
+  }
+});

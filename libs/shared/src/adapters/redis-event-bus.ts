@@ -31,40 +31,67 @@ export function reviveClassificationEvent(event: WireClassificationEvent): Class
 const GAP = Symbol('gap');
 
 /**
- * Subscribes to `channel` and resolves once Redis has acknowledged it: every message published
- * after that is buffered until read. (graphql-redis-subscriptions' own iterator subscribes only on
- * its first next(), so a caller that reads the database between subscribing and iterating could
- * miss the event it is waiting for.) `live` holds its buffer while it is open, for gap marks.
- * return() unsubscribes.
+ * Events a subscription may hold unread. A client that reads slower than events come (a stalled
+ * websocket) would otherwise make its API process buffer every event for ever; past this it gets
+ * what is held, then an error, and its subscription ends (Redis' own client-output-buffer-limit
+ * for pub/sub does the same to a slow subscriber).
  */
+export const MAX_UNREAD_EVENTS = 2000;
+
+/** Puts a message, or a gap mark, into one subscription's buffer. */
+type Push = (message: unknown) => void;
+
+/**
+ * Subscribes to `channel` and resolves once Redis has acknowledged it: every message published
+ * after that is buffered until read (up to `maxUnread`). (graphql-redis-subscriptions' own
+ * iterator subscribes only on its first next(), so a caller that reads the database between
+ * subscribing and iterating could miss the event it is waiting for.) `live` holds its push while
+ * it is open, for gap marks. return() unsubscribes.
+ */
+
 async function subscribed<W, T>(
   pubsub: RedisPubSub,
-  live: Set<EventEmitter>,
+  live: Set<Push>,
   channel: string,
   map: (message: W) => T,
+  maxUnread: number,
 ): Promise<AsyncIterableIterator<T | SubscriptionGap>> {
   const emitter = new EventEmitter();
   const messages = on(emitter, 'message') as AsyncIterableIterator<[W | typeof GAP]>;
+  let unread = 0;
+  let overflowed = false;
+  const push: Push = (message) => {
+    if (overflowed) return;
+    if (unread >= maxUnread) {
+      // `on` hands out what it holds, then this error, and stops taking events.
+      overflowed = true;
+      emitter.emit('error', new Error(`Subscription ended: the client read too slowly (${maxUnread} events waiting).`));
+      return;
+    }
+    unread++;
+    emitter.emit('message', message);
+  };
   let id: number;
   try {
-    id = await pubsub.subscribe(channel, (message: W) => emitter.emit('message', message));
+    id = await pubsub.subscribe(channel, push);
   } catch (error) {
     await messages.return?.();
     throw error;
   }
-  live.add(emitter);
+  live.add(push);
   let open = true;
   const iterator: AsyncIterableIterator<T | SubscriptionGap> = {
     async next() {
       const r = await messages.next();
       if (r.done) return { done: true, value: undefined };
+      unread--;
       const [message] = r.value;
       return { done: false, value: message === GAP ? SUBSCRIPTION_GAP : map(message) };
     },
     async return() {
       if (open) {
         open = false;
-        live.delete(emitter);
+        live.delete(push);
         pubsub.unsubscribe(id);
       }
       await messages.return?.();
@@ -79,9 +106,13 @@ async function subscribed<W, T>(
 export class RedisEventBus implements EventBus {
   private readonly pubsub: RedisPubSub;
   /** The buffers of the open subscriptions. */
-  private readonly live = new Set<EventEmitter>();
+  private readonly live = new Set<Push>();
 
-  constructor(publisher: Redis, subscriber: Redis) {
+  constructor(
+    publisher: Redis,
+    subscriber: Redis,
+    private readonly maxUnread = MAX_UNREAD_EVENTS,
+  ) {
     this.pubsub = new RedisPubSub({
       // graphql-redis-subscriptions is typed against its own ioredis; the clients are compatible.
       publisher: publisher as never,
@@ -97,7 +128,7 @@ export class RedisEventBus implements EventBus {
       lost = false;
       subscriber.ping().then(
         () => {
-          for (const emitter of this.live) emitter.emit('message', GAP);
+          for (const push of this.live) push(GAP);
         },
         () => {}, // lost again: the next 'ready' marks the gap
       );
@@ -109,7 +140,7 @@ export class RedisEventBus implements EventBus {
   }
 
   subscribeClassificationReady(): Promise<AsyncIterableIterator<ClassificationEvent | SubscriptionGap>> {
-    return subscribed(this.pubsub, this.live, CLASSIFICATION_READY, reviveClassificationEvent);
+    return subscribed(this.pubsub, this.live, CLASSIFICATION_READY, reviveClassificationEvent, this.maxUnread);
   }
 
   publishReembeddingProgress(event: ReembeddingEvent): Promise<void> {
@@ -117,7 +148,7 @@ export class RedisEventBus implements EventBus {
   }
 
   subscribeReembeddingProgress(): Promise<AsyncIterableIterator<ReembeddingEvent | SubscriptionGap>> {
-    return subscribed(this.pubsub, this.live, REEMBEDDING_PROGRESS, (event: ReembeddingEvent) => event);
+    return subscribed(this.pubsub, this.live, REEMBEDDING_PROGRESS, (event: ReembeddingEvent) => event, this.maxUnread);
   }
 
   async close(): Promise<void> {
