@@ -6,8 +6,8 @@ import { SqlModelRegistry } from '@lookalike/shared/db/model-registry';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import { SqlReembeddingRepository } from '@lookalike/shared/db/reembedding-repository';
 import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
-import type { EmbedImagePayload, EventBus, JobQueue, ModelInfo } from '@lookalike/shared/ports';
-import { ReembedCoordinator } from './reembed.service.js';
+import type { EmbedImagePayload, Embedder, EventBus, JobQueue, ModelInfo } from '@lookalike/shared/ports';
+import { ReembedCoordinator, type ReembedDeps, ReembedImageService } from './reembed.service.js';
 
 const model: ModelInfo = {
   id: 'm:a',
@@ -120,6 +120,31 @@ describe('ReembedCoordinator: the checks that scan every image run once per inte
     await Promise.all(workers.map((w) => w.sweep()));
     assert.equal(requeues.length, 2, 'once more after it');
     assert.ok(requeues.every((r) => r.endsWith(image.id)));
+    await db.close();
+  });
+});
+
+describe('ReembedImageService: jobs of another model', () => {
+  test('left to that model while its re-embedding runs; dropped once it is over or the model is no longer active', async () => {
+    const db = await PGliteClient.open();
+    await migrate(db);
+    const images = new SqlImageRepository(db);
+    const models = new SqlModelRegistry(db);
+    const reembeddings = new SqlReembeddingRepository(db);
+    await models.register(model); // m:a active
+    const other = 'm:b';
+    const running = await reembeddings.startForCollection('c', other);
+    const embedder = { info: model } as Embedder;
+    const service = new ReembedImageService({ images, models, reembeddings, embedder, events: noEvents, maxPixels: 1 } as unknown as ReembedDeps);
+    const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} });
+    const job = (reembeddingId: string | null, jobModel = other) => ({ v: 1 as const, imageId: image.id, model: jobModel, reembeddingId });
+    assert.equal(await service.process(job(running.id)), 'wrong-model');
+    await db.query("UPDATE reembeddings SET state = 'SUPERSEDED' WHERE id = $1", [running.id]);
+    assert.equal(await service.process(job(running.id)), 'gone', 'its re-embedding is over: nobody takes it');
+    assert.equal(await service.process(job(null)), 'gone', 'a missing-vector job of a model that is not active');
+    await db.query("UPDATE models SET state = 'retired' WHERE id = $1", [model.id]);
+    await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, 3, $2, 'active')", [other, JSON.stringify({ ...model, id: other })]);
+    assert.equal(await service.process(job(null)), 'wrong-model', 'the active model\'s own job waits for its workers');
     await db.close();
   });
 });
