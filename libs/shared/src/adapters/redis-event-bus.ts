@@ -105,7 +105,7 @@ async function subscribed<W, T>(
 /** Redis pub/sub: an event published by any worker reaches subscribers on every API replica. */
 export class RedisEventBus implements EventBus {
   private readonly pubsub: RedisPubSub;
-  /** The buffers of the open subscriptions. */
+  /** How to reach each open subscription's buffer (for gap marks). */
   private readonly live = new Set<Push>();
 
   constructor(
