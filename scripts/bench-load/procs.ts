@@ -362,6 +362,34 @@ export function memory(pid: number): MemoryReading {
   }
 }
 
+/**
+ * A process and its live children together (the postmaster and its backends): the sum of their
+ * proportional set sizes (Pss, /proc/PID/smaps_rollup), MiB, so that memory they share (Postgres'
+ * shared buffers) is counted once, not once per backend as RSS would. Linux has no peak of it.
+ */
+export function treePssMiB(pid: number): number | null {
+  const pss = (p: number | string): number | null => {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      return m ? Number(m[1]) : null;
+    } catch {
+      return null;
+    }
+  };
+  let kb = pss(pid);
+  if (kb === null) return null;
+  for (const entry of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const child = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(child.slice(child.lastIndexOf(')') + 2).split(' ')[1]) === pid) kb += pss(entry) ?? 0;
+    } catch {
+      /* gone */
+    }
+  }
+  return Math.round(kb / 102.4) / 10;
+}
+
 /** Resets a process's VmHWM to its current RSS (Linux ≥ 4.0); false where not allowed. */
 export function resetPeak(pid: number): boolean {
   try {

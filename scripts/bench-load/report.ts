@@ -199,7 +199,7 @@ export function markdown(r: LoadResults, svgName: string): string {
   L.push('### (c) Memory per process', '', 'Peak (VmHWM) and end-of-run (VmRSS) resident memory, MiB, from /proc.', '', '| run | process | peak MiB | end MiB |', '|---|---|---:|---:|');
   if (s) for (const p of s.memory) L.push(`| search (${s.sizes.map((x) => x.vectors).join(', ')} vectors) | ${p.process} | ${f(p.peakMiB, 0)} | ${f(p.endMiB, 0)} |`);
   if (u) for (const c of u.configurations) for (const p of c.memory) L.push(`| uploads, ${c.workers} worker${c.workers > 1 ? 's' : ''} | ${p.process} | ${f(p.peakMiB, 0)} | ${f(p.endMiB, 0)} |`);
-  if (nativeDb) L.push('', "PostgreSQL: the postmaster's memory only; each backend is a process of its own, sharing its buffers.");
+  if (nativeDb) L.push('', 'PostgreSQL (a process per backend): the proportional set size (Pss) of the postmaster and every backend, summed at the end of the run, so that shared buffers count once; Linux keeps no peak of it.');
   if (s?.pgliteWasmHeapMiB) L.push('', `PGlite's WebAssembly heap at the end of the search run: ${s.pgliteWasmHeapMiB} MiB (its ceiling is 2 GiB); the in-memory database files live outside it, in the same process.`);
   L.push('');
   return L.join('\n');

@@ -11,7 +11,7 @@ import { type Client, createClient } from 'graphql-ws';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { distinctImage } from '../../test/fixtures/images.js';
-import { CpuWindow, type CpuReport, makeTempDir, memory, type Proc, resetPeak, ROOT, startNativePostgres, startPgliteHost, startRedis, startService } from './procs.js';
+import { CpuWindow, type CpuReport, makeTempDir, memory, type Proc, resetPeak, treePssMiB, ROOT, startNativePostgres, startPgliteHost, startRedis, startService } from './procs.js';
 import { type LatencySummary, round, summarize } from './stats.js';
 
 const DATABASE_PROCESS = 'DB host';
@@ -318,6 +318,8 @@ export async function runUploadConfig(
     const wallSeconds = ((last || performance.now()) - first) / 1000;
     const report = cpu.stop();
     const mem = procs.map((p) => {
+      // Postgres is a process per backend: their Pss summed (shared buffers once); no peak exists for it.
+      if (p.tree) return { process: p.name, pid: p.pid, peakMiB: null, endMiB: treePssMiB(p.pid) };
       const m = memory(p.pid);
       return { process: p.name, pid: p.pid, peakMiB: m.peakMiB, endMiB: m.rssMiB };
     });
