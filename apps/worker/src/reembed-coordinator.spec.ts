@@ -38,8 +38,9 @@ describe('ReembedCoordinator: the stale-image pass', () => {
       const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${n}`, objectKey: `k${n}`, sizeBytes: 1, metadata: {} });
       stale.push(image.id);
     }
-    // QUEUED for a minute: their jobs are taken to be lost.
+    // Untouched for a minute, three QUEUED and one PROCESSING (its worker died): their jobs are taken to be lost.
     await db.query("UPDATE images SET updated_at = now() - interval '1 minute'");
+    await db.query("UPDATE images SET status = 'PROCESSING' WHERE id = $1", [stale[3]]);
     logs.length = 0;
   });
 
@@ -58,7 +59,7 @@ describe('ReembedCoordinator: the stale-image pass', () => {
     });
   }
 
-  test('an image that cannot be re-queued does not end the pass: the others are re-queued', async () => {
+  test('an image that cannot be re-queued does not end the pass: the others (QUEUED and PROCESSING) are re-queued', async () => {
     const requeued: string[] = [];
     const sweeper = coordinator(async ({ imageId }) => {
       if (imageId === stale[1]) throw new Error('Job 7 is locked by another worker');
