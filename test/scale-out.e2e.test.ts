@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +15,9 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { freePort, type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
+import { embedJobId } from '@lookalike/shared/queue/bullmq-job-queue';
+import { QueueName } from '@lookalike/shared/queue/names';
+import { Queue } from 'bullmq';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { distinctImage } from './fixtures/images.js';
@@ -194,15 +198,61 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
 
   test('the database unavailable for 10 s: jobs retry with backoff and complete', async () => {
     const [a] = apis();
-    const accepted = await Promise.all(Array.from({ length: 6 }, () => upload(a, 'db')));
-    assert.ok(accepted.every((r) => r.id));
-    await stopPgliteWire(socket);
-    const during = await upload(a, 'db', 15_000);
-    assert.ok(during.error, 'an upload with no database fails cleanly');
-    await new Promise((r) => setTimeout(r, 10_000));
-    socket = await startPgliteWire(pglite, pgPort);
-    await allReady('db', 6, 90_000);
+    // Held in the queue until the database is gone, so that every job meets the outage.
+    const queue = new Queue(QueueName.Images, { connection: { host: '127.0.0.1', port: redisPort }, prefix: 'bull' });
+    try {
+      await queue.pause();
+      const accepted = await Promise.all(Array.from({ length: 6 }, () => upload(a, 'db')));
+      assert.ok(accepted.every((r) => r.id));
+      await stopPgliteWire(socket);
+      const during = await upload(a, 'db', 15_000);
+      assert.ok(during.error, 'an upload with no database fails cleanly');
+      await queue.resume();
+      await new Promise((r) => setTimeout(r, 10_000));
+      socket = await startPgliteWire(pglite, pgPort);
+      await allReady('db', 6, 90_000);
+      for (const r of accepted) {
+        const job = await queue.getJob(embedJobId(r.id!));
+        assert.ok(job && job.attemptsStarted >= 2, `job of ${r.id}: started ${job?.attemptsStarted} times, so it was not retried`);
+      }
+    } finally {
+      await queue.resume().catch(() => {});
+      await queue.close();
+    }
   });
+
+  /**
+   * An upload whose body arrives in two halves: the request is in flight from the first half on.
+   * `between` runs once the first half is sent.
+   */
+  async function uploadInTwoHalves(api: Proc, collection: string, between: () => void): Promise<{ status?: number; id?: string; error?: string }> {
+    const boundary = 'lookalike-two-halves';
+    const part = (name: string, extra = '') => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n`;
+    const head =
+      part('operations') + '\r\n' + JSON.stringify({ query: 'mutation ($f: Upload!, $c: String) { uploadImage(file: $f, collection: $c) { id } }', variables: { f: null, c: collection } }) + '\r\n' +
+      part('map') + '\r\n' + JSON.stringify({ 0: ['variables.f'] }) + '\r\n' + part('0', '; filename="a.png"') + 'Content-Type: image/png\r\n\r\n';
+    const body = Buffer.concat([Buffer.from(head), await distinctImage(seed++), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const half = Math.floor(body.length / 2);
+    return new Promise((resolve) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: api.port, path: '/graphql', method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, 'apollo-require-preflight': 'true' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const id = (JSON.parse(text) as any).data?.uploadImage?.id as string | undefined;
+            resolve(id ? { status: res.statusCode, id } : { status: res.statusCode, error: text.slice(0, 300) });
+          });
+        },
+      );
+      req.on('error', (e) => resolve({ error: e.message }));
+      req.write(body.subarray(0, half), () => {
+        between();
+        setTimeout(() => req.end(body.subarray(half)), 500);
+      });
+    });
+  }
 
   test('SIGTERM: a worker finishes its jobs and exits 0; an API drains and exits 0', async () => {
     const [a] = apis();
@@ -210,6 +260,9 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
     assert.ok(results.every((r) => r.id));
     await waitFor(async () => (await statuses('term')).some((r) => r.status === 'PROCESSING'), 30_000, 'work under way');
     const victims = [workers()[0], apis()[1]];
+    // The API gets its SIGTERM with an upload half received: draining means that upload still lands.
+    let inFlight!: Promise<{ status?: number; id?: string; error?: string }>;
+    await new Promise<void>((sent) => (inFlight = uploadInTwoHalves(victims[1], 'term', sent)));
     const exits = await Promise.all(
       victims.map((p) => {
         const exited = new Promise<number | string | null>((resolve) => p.child.once('exit', (code) => resolve(code)));
@@ -224,6 +277,10 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
       }),
     );
     assert.deepEqual(exits, [0, 0], victims.map((p) => `${p.kind}: ${p.output.join('').slice(-3000)}`).join('\n---\n'));
-    await allReady('term', 12);
+    // The worker's exit came from its jobs being done, not from the shutdown's time running out.
+    assert.doesNotMatch(victims[0].output.join(''), /shutdown timed out/);
+    const drained = await inFlight;
+    assert.ok(drained.id, `the upload in flight at SIGTERM: ${JSON.stringify(drained)}`);
+    await allReady('term', 13);
   });
 });

@@ -157,9 +157,14 @@ export class EmbedWorker {
 
   /** Finishes active jobs, bounded: a pod's grace period is not infinite (BullMQ's close has no timeout). */
   async close(): Promise<void> {
-    await Promise.race([
+    const timedOut = Symbol('timed out');
+    const outcome = await Promise.race([
       this.worker.close(),
-      new Promise((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref()),
+      new Promise((resolve) => setTimeout(() => resolve(timedOut), this.options.shutdownTimeoutMs).unref()),
     ]);
+    if (outcome === timedOut) {
+      // Their locks lapse and other workers take them up again (BullMQ's stalled-job check).
+      this.options.log('shutdown timed out: jobs still running are left to other workers', { timeoutMs: this.options.shutdownTimeoutMs });
+    }
   }
 }
