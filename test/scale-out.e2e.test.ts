@@ -60,14 +60,15 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
     SHUTDOWN_TIMEOUT_MS: '10000',
   });
 
-  async function spawnProc(kind: 'api' | 'worker'): Promise<Proc> {
+  async function spawnProc(kind: 'api' | 'worker', extraEnv: Record<string, string> = {}, waitReady = true): Promise<Proc> {
     const port = await freePort();
     const entry = kind === 'api' ? 'apps/api/src/main.ts' : 'apps/worker/src/main.ts';
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...env(), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env: { ...env(), PORT: String(port), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     const proc: Proc = { kind, child, port, output: [] };
     child.stdout!.on('data', (d: Buffer) => proc.output.push(d.toString()));
     child.stderr!.on('data', (d: Buffer) => proc.output.push(d.toString()));
     procs.push(proc);
+    if (!waitReady) return proc;
     const ready = kind === 'api' ? 'API listening' : 'worker taking jobs';
     await waitFor(async () => proc.output.join('').includes(ready) || (child.exitCode !== null && Promise.reject(new Error(`${kind} exited: ${proc.output.join('')}`))), 90_000, `${kind} ready`);
     return proc;
@@ -282,5 +283,22 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
     const drained = await inFlight;
     assert.ok(drained.id, `the upload in flight at SIGTERM: ${JSON.stringify(drained)}`);
     await allReady('term', 13);
+  });
+
+  // Kubernetes sends work to a pod once its readiness probe passes: that must wait for the model.
+  test('a starting worker answers /healthz at once and /readyz only once its model is loaded and warm', async () => {
+    const probePort = await freePort();
+    const worker = await spawnProc('worker', { WORKER_HTTP_PORT: String(probePort) }, false);
+    const seen: string[] = [];
+    const status = (path: string) =>
+      fetch(`http://127.0.0.1:${probePort}${path}`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
+    await waitFor(async () => {
+      const [health, ready] = [await status('/healthz'), await status('/readyz')];
+      if (health !== 0) seen.push(`${health}/${ready}`);
+      return ready === 200;
+    }, 90_000, 'the new worker ready');
+    assert.ok(seen.includes('200/503'), `alive before ready: ${[...new Set(seen)]}`);
+    // Logged right after readiness is set, once the model was warm and the BullMQ worker ran.
+    await waitFor(async () => worker.output.join('').includes('worker taking jobs'), 5000, 'the worker taking jobs');
   });
 });

@@ -23,6 +23,8 @@ export async function createEmbedder(config: Config, warn: (message: string) => 
     cacheDir,
     weightsFile: weights.file,
     preprocessing: { resize: config.MODEL_RESIZE, crop: config.MODEL_CROP },
+    // Readiness follows a warm-up at the batch size the worker sends, not only one image.
+    warmupBatch: config.EMBED_BATCH,
   });
   // `auto` fell back from a faster runtime: say why, it usually means a missing package or driver.
   for (const reason of embedder.startup.skipped) warn(`MODEL_RUNTIME=auto skipped ${reason}`);

@@ -22,14 +22,18 @@ async function start(init: ThreadInit): Promise<void> {
     const selected = await selectRuntime({ ...arch, seed: init.seed, runtime: init.runtime, threads: init.threads, cacheDir: init.cacheDir, weightsFile: init.weightsFile });
     runtime = selected.runtime;
     // The first run compiles kernels and allocates buffers; pay that before reporting ready.
+    // A batch of the size the worker will send warms that shape too (cuDNN picks its kernels per shape).
     const s = runtime.inputSize;
     const started = performance.now();
-    if (init.warmup) await runtime.embed([{ width: s, height: s, data: new Uint8Array(s * s * 3).fill(128) }]);
+    const warmupBatches = init.warmup ? [...new Set([1, Math.max(1, init.warmupBatch)])] : [];
+    const grey = { width: s, height: s, data: new Uint8Array(s * s * 3).fill(128) };
+    for (const n of warmupBatches) await runtime.embed(Array.from({ length: n }, () => grey));
     const warmupMs = init.warmup ? performance.now() - started : 0;
     const cache = runtime instanceof OnnxEmbeddingRuntime ? runtime.cache : undefined;
     send({
       type: 'ready',
       warmupMs,
+      warmupBatches,
       info: {
         id: runtime.modelId,
         dimension: runtime.dimension,

@@ -99,6 +99,23 @@ test('tfjs cpu backend gives the same vectors as wasm', async () => {
   }
 });
 
+test('warm-up: one image, then a batch of the size the caller will send; none when turned off', async () => {
+  const cases: Array<[Parameters<typeof ThreadEmbedder.create>[0], number[]]> = [
+    [{ preset: 'tiny' }, [1]],
+    [{ preset: 'tiny', warmupBatch: 4 }, [1, 4]],
+    [{ preset: 'tiny', warmup: false, warmupBatch: 4 }, []],
+  ];
+  for (const [options, batches] of cases) {
+    const embedder = await ThreadEmbedder.create(options);
+    try {
+      assert.deepEqual(embedder.warmupBatches, batches, JSON.stringify(options));
+      assert.equal(embedder.warmupMs > 0, batches.length > 0);
+    } finally {
+      await embedder.close();
+    }
+  }
+});
+
 test('a thread that cannot build its model rejects create()', async () => {
   await assert.rejects(ThreadEmbedder.create({ preset: 'nope' as 'tiny' }), /Unknown model preset "nope"/);
 });

@@ -25,6 +25,8 @@ export interface ThreadEmbedderOptions {
   weightsFile?: string;
   /** Run one image in the thread before create() resolves, so the first real call is not slow; default true. */
   warmup?: boolean;
+  /** With warm-up, also a batch of this many images (the batch size the caller will send); default 1. */
+  warmupBatch?: number;
   /** Resize and crop before the model; defaults to bilinear, no crop (Keras' own resize). */
   preprocessing?: Preprocessing;
 }
@@ -49,8 +51,10 @@ export class ThreadEmbedder implements Embedder {
   private constructor(
     private readonly worker: Worker,
     readonly info: ModelInfo,
-    /** Milliseconds the warm-up image took in the thread (the first call is the slowest); 0 without warm-up. */
+    /** Milliseconds the warm-up took in the thread (the first call is the slowest); 0 without warm-up. */
     readonly warmupMs: number,
+    /** The batch sizes the warm-up ran, e.g. [1, 8]; [] without warm-up. */
+    readonly warmupBatches: readonly number[],
     /** Which runtime started, what `auto` skipped and why, where the ONNX graph came from. */
     readonly startup: ThreadStartup,
   ) {
@@ -71,6 +75,7 @@ export class ThreadEmbedder implements Embedder {
       cacheDir: options.cacheDir,
       weightsFile: options.weightsFile,
       warmup: options.warmup ?? true,
+      warmupBatch: options.warmupBatch ?? 1,
     };
     const worker = new Worker(THREAD_ENTRY, { workerData: init });
     // Startup listeners are removed one by one: Worker keeps internal listeners of its own, and
@@ -91,7 +96,7 @@ export class ThreadEmbedder implements Embedder {
       });
       const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
       const info = { ...ready.info, id: withPreprocessing(ready.info.id, preprocessing), preprocessing };
-      return new ThreadEmbedder(worker, info, ready.warmupMs, ready.startup);
+      return new ThreadEmbedder(worker, info, ready.warmupMs, ready.warmupBatches, ready.startup);
     } catch (err) {
       await worker.terminate();
       throw err;

@@ -14,6 +14,8 @@ export interface ThreadInit {
   weightsFile?: string;
   /** Run one image before reporting ready (default); off only where start-up time matters more. */
   warmup: boolean;
+  /** Then, when above 1, a batch of this many: a GPU sets up its kernels per batch shape. */
+  warmupBatch: number;
 }
 
 /** How the thread's runtime came to be, for the start-up log. */
@@ -42,7 +44,7 @@ export interface SerializedError {
 }
 
 export type ThreadMessage =
-  | { type: 'ready'; info: Omit<ModelInfo, 'preprocessing'>; warmupMs: number; startup: ThreadStartup }
+  | { type: 'ready'; info: Omit<ModelInfo, 'preprocessing'>; warmupMs: number; warmupBatches: number[]; startup: ThreadStartup }
   | { type: 'init-error'; error: SerializedError }
   | { type: 'result'; id: number; vectors: Float32Array[] }
   | { type: 'error'; id: number; error: SerializedError };
