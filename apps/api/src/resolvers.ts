@@ -249,22 +249,17 @@ export function classificationFeed(
         }
       }
       for await (const event of events) {
+        let result: DeliveredClassification | null;
         if (isGap(event)) {
           // Events were lost while Redis was away: the one image's result is read again. (A
           // collection feed cannot know what it missed: it goes on from here.)
           if (!filter.imageId) continue;
-          const saved = await deps.classifications.findByImageId(filter.imageId);
-          if (saved && saved.createdAt.getTime() > lastDelivered) {
-            lastDelivered = saved.createdAt.getTime();
-            yield saved;
-          }
-          continue;
+          result = await deps.classifications.findByImageId(filter.imageId);
+        } else {
+          if (filter.imageId && event.imageId !== filter.imageId) continue;
+          if (filter.collection && event.collection !== filter.collection) continue;
+          result = event.result ? { ...event.result.classification, image: event.result.image } : await deps.classifications.findByImageId(event.imageId);
         }
-        if (filter.imageId && event.imageId !== filter.imageId) continue;
-        if (filter.collection && event.collection !== filter.collection) continue;
-        const result: DeliveredClassification | null = event.result
-          ? { ...event.result.classification, image: event.result.image }
-          : await deps.classifications.findByImageId(event.imageId);
         if (!result) continue;
         if (filter.imageId) {
           if (result.createdAt.getTime() <= lastDelivered) continue;

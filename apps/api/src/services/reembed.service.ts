@@ -61,10 +61,9 @@ export class ReembedService {
       if (current.state !== 'RUNNING') return;
     }
     for await (const event of events) {
-      // Progress was lost while Redis was away: one re-embedding's state is read again.
-      if (isGap(event) && id === undefined) continue;
-      const reembeddingId = isGap(event) ? id! : event.reembeddingId;
-      if (id !== undefined && reembeddingId !== id) continue;
+      // After a gap (progress lost while Redis was away) the one re-embedding's state is read again.
+      const reembeddingId = isGap(event) ? id : event.reembeddingId;
+      if (reembeddingId === undefined || (id !== undefined && reembeddingId !== id)) continue;
       const current = await this.deps.reembeddings.get(reembeddingId);
       if (!current) continue;
       yield current;

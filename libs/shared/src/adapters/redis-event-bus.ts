@@ -48,7 +48,6 @@ type Push = (message: unknown) => void;
  * subscribing and iterating could miss the event it is waiting for.) `live` holds its push while
  * it is open, for gap marks. return() unsubscribes.
  */
-
 async function subscribed<W, T>(
   pubsub: RedisPubSub,
   live: Set<Push>,
