@@ -282,8 +282,7 @@ const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()
 /** utime + stime of a process (all its threads, dead ones included) or of one thread, in seconds. */
 function cpuFromStat(statPath: string): number | null {
   try {
-    const stat = readFileSync(statPath, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(readFileSync(statPath, 'utf8'));
     return (Number(fields[11]) + Number(fields[12])) / TICKS;
   } catch {
     return null;
@@ -306,19 +305,30 @@ export function treeCpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(stat);
   let total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
+  for (const child of liveChildren(pid)) total += (Number(child.fields[11]) + Number(child.fields[12])) / TICKS;
+  return total;
+}
+
+/** The fields of /proc/PID/stat after the command name (field 3 on, so [1] is the parent pid). */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The live children of `pid`, with their stat fields (statFields). */
+function liveChildren(pid: number): { pid: string; fields: string[] }[] {
+  const children: { pid: string; fields: string[] }[] = [];
   for (const entry of readdirSafe('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const child = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const cf = child.slice(child.lastIndexOf(')') + 2).split(' ');
-      if (Number(cf[1]) === pid) total += (Number(cf[11]) + Number(cf[12])) / TICKS;
+      const fields = statFields(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+      if (Number(fields[1]) === pid) children.push({ pid: entry, fields });
     } catch {
       /* gone */
     }
   }
-  return total;
+  return children;
 }
 
 export function threadCpu(pid: number): Map<number, number> {
@@ -378,15 +388,7 @@ export function treePssMiB(pid: number): number | null {
   };
   let kb = pss(pid);
   if (kb === null) return null;
-  for (const entry of readdirSafe('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const child = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(child.slice(child.lastIndexOf(')') + 2).split(' ')[1]) === pid) kb += pss(entry) ?? 0;
-    } catch {
-      /* gone */
-    }
-  }
+  for (const child of liveChildren(pid)) kb += pss(child.pid) ?? 0;
   return Math.round(kb / 102.4) / 10;
 }
 
