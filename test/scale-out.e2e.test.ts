@@ -21,6 +21,7 @@ import { Queue } from 'bullmq';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { distinctImage } from './fixtures/images.js';
+import { graphqlMultipart } from './helpers/multipart.js';
 import { startPgliteWire, stopPgliteWire } from './helpers/pglite-wire.js';
 import { waitFor } from './helpers/service.js';
 
@@ -227,16 +228,15 @@ describe('2 API and 3 worker processes on one Redis and one database', () => {
    * `between` runs once the first half is sent.
    */
   async function uploadInTwoHalves(api: Proc, collection: string, between: () => void): Promise<{ status?: number; id?: string; error?: string }> {
-    const boundary = 'lookalike-two-halves';
-    const part = (name: string, extra = '') => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n`;
-    const head =
-      part('operations') + '\r\n' + JSON.stringify({ query: 'mutation ($f: Upload!, $c: String) { uploadImage(file: $f, collection: $c) { id } }', variables: { f: null, c: collection } }) + '\r\n' +
-      part('map') + '\r\n' + JSON.stringify({ 0: ['variables.f'] }) + '\r\n' + part('0', '; filename="a.png"') + 'Content-Type: image/png\r\n\r\n';
-    const body = Buffer.concat([Buffer.from(head), await distinctImage(seed++), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const { body, contentType } = graphqlMultipart(
+      'mutation ($f: Upload!, $c: String) { uploadImage(file: $f, collection: $c) { id } }',
+      { c: collection },
+      { bytes: await distinctImage(seed++), name: 'a.png', contentType: 'image/png' },
+    );
     const half = Math.floor(body.length / 2);
     return new Promise((resolve) => {
       const req = http.request(
-        { host: '127.0.0.1', port: api.port, path: '/graphql', method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length, 'apollo-require-preflight': 'true' } },
+        { host: '127.0.0.1', port: api.port, path: '/graphql', method: 'POST', headers: { 'content-type': contentType, 'content-length': body.length, 'apollo-require-preflight': 'true' } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -11,6 +11,7 @@ import { type Client, createClient } from 'graphql-ws';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { distinctImage } from '../../test/fixtures/images.js';
+import { graphqlMultipart } from '../../test/helpers/multipart.js';
 import { CpuWindow, type CpuReport, makeTempDir, memory, type Proc, resetPeak, treePssMiB, ROOT, startNativePostgres, startPgliteHost, startRedis, startService } from './procs.js';
 import { type LatencySummary, round, summarize } from './stats.js';
 
@@ -107,24 +108,14 @@ const UPLOAD = 'mutation ($f: Upload!, $c: String, $l: String) { uploadImage(fil
 
 // Keep-alive connections, as a browser or the CLI would hold them.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const BOUNDARY = '----lookalike-bench-upload-boundary';
 
 /**
- * The GraphQL multipart request (operations, map, file), as `curl -F` sends it, built by hand and
- * sent with node:http: the load generator shares the machine with the service it measures, and
- * undici's fetch with FormData and Blob cost it several times the CPU per upload.
+ * The multipart request is built by hand and sent with node:http: the load generator shares the
+ * machine with the service it measures, and undici's fetch with FormData and Blob cost it several
+ * times the CPU per upload.
  */
-export function multipartUpload(image: UploadImage, collection: string): { body: Buffer; contentType: string } {
-  const part = (name: string, extra = '') => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n`;
-  const head =
-    part('operations') + '\r\n' + JSON.stringify({ query: UPLOAD, variables: { f: null, c: collection, l: image.label } }) + '\r\n' +
-    part('map') + '\r\n' + JSON.stringify({ 0: ['variables.f'] }) + '\r\n' +
-    part('0', `; filename="${image.name}"`) + 'Content-Type: application/octet-stream\r\n\r\n';
-  return { body: Buffer.concat([Buffer.from(head), image.bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`)]), contentType: `multipart/form-data; boundary=${BOUNDARY}` };
-}
-
 async function upload(port: number, image: UploadImage, collection: string): Promise<{ id?: string; error?: string }> {
-  const { body, contentType } = multipartUpload(image, collection);
+  const { body, contentType } = graphqlMultipart(UPLOAD, { c: collection, l: image.label }, { bytes: image.bytes, name: image.name });
   try {
     const text = await new Promise<string>((resolve, reject) => {
       const req = http.request(
