@@ -38,7 +38,18 @@ export interface ImageRepository {
   delete(id: string): Promise<void>;
   /** How many rows still point at an object (content-addressed objects are shared). */
   countByObjectKey(objectKey: string): Promise<number>;
+  /**
+   * Runs `fn` holding a lock on one object key, across processes, in one transaction: the last
+   * row's delete and its object's removal on one side, and an identical upload making sure the
+   * object it shares is still there on the other, never interleave. `fn` gets the repository
+   * bound to that transaction (use it, not this one, inside); it should hold the lock for an
+   * object-store call or two, not more.
+   */
+  withObjectKeyLock<R>(objectKey: string, fn: (locked: ObjectKeyReferences) => Promise<R>): Promise<R>;
 }
+
+/** What may be done to an object key's rows while its lock is held. */
+export type ObjectKeyReferences = Pick<ImageRepository, 'delete' | 'countByObjectKey'>;
 
 export interface NearestQuery {
   vector: Float32Array;

@@ -11,6 +11,18 @@ export function validateLabel(label: string | null): string | null {
   return label;
 }
 
+/**
+ * Deletes a row and, when no other row shares it, its original. Under the key's lock, so an
+ * identical upload cannot start sharing the original between the count and its removal; a failed
+ * removal rolls the row's delete back, so nothing is left half gone.
+ */
+export async function deleteImageRow(deps: { images: ImageRepository; objects: ObjectStore }, id: string, objectKey: string): Promise<void> {
+  await deps.images.withObjectKeyLock(objectKey, async (locked) => {
+    await locked.delete(id);
+    if ((await locked.countByObjectKey(objectKey)) === 0) await deps.objects.delete(objectKey);
+  });
+}
+
 /** Changing what is stored: relabel and delete. Both take effect on the next classification. */
 export class ImageService {
   constructor(private readonly deps: { images: ImageRepository; objects: ObjectStore }) {}
@@ -25,7 +37,6 @@ export class ImageService {
   async delete(id: string): Promise<void> {
     const image = await this.deps.images.findById(id);
     if (!image) throw new NotFoundError(`No image with id ${id}.`);
-    await this.deps.images.delete(id);
-    if ((await this.deps.images.countByObjectKey(image.objectKey)) === 0) await this.deps.objects.delete(image.objectKey);
+    await deleteImageRow(this.deps, id, image.objectKey);
   }
 }

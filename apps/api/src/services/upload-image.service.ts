@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
 import type { ImageRecord, Metadata } from '@lookalike/shared/domain/image';
+import { deleteImageRow } from './image.service.js';
 import type { ImageCodec, ImageRepository, JobQueue, ObjectStore } from '@lookalike/shared/ports';
 
 export interface UploadLimits {
@@ -53,10 +54,11 @@ export class UploadImageService {
     const info = await codec.inspect(request.bytes, { maxPixels: limits.maxPixels });
     const sha256 = createHash('sha256').update(request.bytes).digest('hex');
     const objectKey = objectKeyFor(sha256);
-    const existed = await objects.exists(objectKey);
-    if (!existed) await objects.put(objectKey, request.bytes, info.contentType);
     let record: ImageRecord | null = null;
     try {
+      // The row first, then the object: from the moment the row is in, no delete of another row
+      // sharing these bytes removes the object (both sides hold the key's lock), so whether it is
+      // there can be asked once, now. Asked before, a delete could remove it in between.
       record = await images.create({
         collection,
         label,
@@ -68,14 +70,12 @@ export class UploadImageService {
         sizeBytes: request.bytes.length,
         metadata: request.metadata,
       });
+      if (!(await objects.exists(objectKey))) await objects.put(objectKey, request.bytes, info.contentType);
       await queue.enqueueEmbedImage({ v: 1, imageId: record.id });
       return record;
     } catch (error) {
       // Undo what this request kept, so a failed upload leaves no row and no orphan object.
-      if (record) await images.delete(record.id).catch(() => {});
-      if (!existed && (await images.countByObjectKey(objectKey).catch(() => 1)) === 0) {
-        await objects.delete(objectKey).catch(() => {});
-      }
+      if (record) await deleteImageRow(this.deps, record.id, objectKey).catch(() => {});
       throw error;
     }
   }

@@ -1,5 +1,5 @@
 import type { ImageRecord, ImageStatus, NewImage } from '../domain/image.js';
-import type { ImageListFilter, ImagePage, ImageRepository } from '../ports.js';
+import type { ImageListFilter, ImagePage, ImageRepository, ObjectKeyReferences } from '../ports.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface ImageRow {
@@ -47,13 +47,24 @@ export function toImageRecord(row: ImageRow): ImageRecord {
   };
 }
 
+/**
+ * Object-key locks use the two-number form of the advisory locks, whose keys never meet the
+ * one-number locks of migrations and the model registry; two keys hashing alike only wait for
+ * each other.
+ */
+const OBJECT_KEY_LOCK_CLASS = 0x6f626a; // 'obj'
+
 export class SqlImageRepository implements ImageRepository {
   constructor(private readonly db: SqlClient) {}
 
   async create(image: NewImage): Promise<ImageRecord> {
+    // Under the object key's lock (see withObjectKeyLock), in the same statement: a delete that
+    // takes the lock after this row is in counts it, and one that took it before is over.
     const [row] = await this.db.query<ImageRow>(
-      `INSERT INTO images (collection, label, width, height, content_type, sha256, object_key, size_bytes, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      `WITH key_lock AS (SELECT pg_advisory_xact_lock(${OBJECT_KEY_LOCK_CLASS}, hashtext($7)))
+       INSERT INTO images (collection, label, width, height, content_type, sha256, object_key, size_bytes, metadata)
+       SELECT $1::text, $2::text, $3::integer, $4::integer, $5::text, $6::text, $7::text, $8::bigint, $9::jsonb FROM key_lock
+       RETURNING *`,
       [
         image.collection,
         image.label,
@@ -159,6 +170,14 @@ export class SqlImageRepository implements ImageRepository {
   async delete(id: string): Promise<void> {
     if (!isImageId(id)) return;
     await this.db.query('DELETE FROM images WHERE id = $1', [id]);
+  }
+
+  withObjectKeyLock<R>(objectKey: string, fn: (locked: ObjectKeyReferences) => Promise<R>): Promise<R> {
+    return this.db.transaction(async (tx) => {
+      // A transaction lock: released by COMMIT or ROLLBACK, never left behind by a dead process.
+      await tx.query(`SELECT pg_advisory_xact_lock(${OBJECT_KEY_LOCK_CLASS}, hashtext($1))`, [objectKey]);
+      return fn(new SqlImageRepository(tx));
+    });
   }
 
   async countByObjectKey(objectKey: string): Promise<number> {
