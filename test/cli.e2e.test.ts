@@ -279,6 +279,23 @@ test('reembed --wait follows the progress to the end', async () => {
   assert.match(run.stdout, /COMPLETE: 8 of 8 images re-embedded, 0 failed, in \d+\.\d s\.\n$/);
 });
 
+test('reembed --cancel stops a running re-embedding; a finished one, or no target, is refused', async () => {
+  // A re-embedding with nothing queued stays RUNNING until cancelled (no worker will finish it).
+  const model = service.embedder.info.id;
+  const [{ id }] = await service.db.query<{ id: string }>("INSERT INTO reembeddings (model, collection) VALUES ($1, 'csv') RETURNING id", [model]);
+  const run = await cli('reembed', '--cancel', id);
+  assert.equal(run.code, 0, run.stderr + run.stdout);
+  assert.equal(run.stdout, `Cancelled re-embedding ${id} of "csv" with ${model} after 0 of 0 images.\n`);
+  const again = await cli('reembed', '--cancel', id);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /is CANCELLED already: only a RUNNING one can be cancelled/);
+  const neither = await cli('reembed');
+  assert.equal(neither.code, 1);
+  assert.match(neither.stderr, /give either --collection <name> or --cancel <id>/);
+  const both = await cli('reembed', '-c', 'csv', '--cancel', id);
+  assert.match(both.stderr, /give either --collection <name> or --cancel <id>/);
+});
+
 test('robustness reports the distance to the original per variant and deletes the scratch images', async () => {
   const a = await write(path.join(dir, 'robust', 'a.png'), await distinctImage(501, 96));
   const b = await write(path.join(dir, 'robust', 'b.png'), await distinctImage(502, 96));

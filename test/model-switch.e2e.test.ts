@@ -1,7 +1,8 @@
 /**
  * Model versions end to end: images stored under seeded random weights, then the worker restarts
  * with a weights file. Search keeps answering from the old vectors while the new ones are made, a
- * worker restart half-way resumes the same re-embedding, the switch is atomic, the old vectors go.
+ * worker restart half-way resumes the same re-embedding, the switch is atomic, the old vectors go;
+ * a switch can be cancelled (rolled back).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { buildDenseNet, DENSENET_TINY } from '@lookalike/embedding/densenet';
 import { initBackend } from '@lookalike/embedding/runtime';
 import { writeKerasH5Weights } from '@lookalike/embedding/weights/index';
 import type { Embedder } from '@lookalike/shared/ports';
+import { BullmqJobQueue } from '@lookalike/shared/queue/bullmq-job-queue';
 import { distinctImage } from './fixtures/images.js';
 import { collectUntilComplete, startTestService, subscribeFor, type TestService, waitFor } from './helpers/service.js';
 
@@ -153,4 +155,53 @@ test('reembed(collection) embeds and classifies a collection again with the acti
   assert.equal(bad.errors?.[0].extensions.code, 'BAD_USER_INPUT');
   const unknown = await service.gql('{ reembedding(id: "00000000-0000-0000-0000-000000000000") { id } }');
   assert.equal(unknown.errors?.[0].extensions.code, 'NOT_FOUND');
+});
+
+test('cancelReembedding rolls a pending switch back: the old model stays, the new one\'s queued jobs are dropped and its vectors go', async () => {
+  const keep = await activeModel();
+  const probe = (await service.db.query<{ id: string }>("SELECT id FROM images WHERE collection = 'switch' LIMIT 1"))[0].id;
+  const before = await answer(probe);
+  const pending = await service.replaceWorker({ MODEL_WEIGHTS: '', MODEL_SEED: '2', WORKER_CONCURRENCY: '1' }, slow);
+  assert.equal(pending.role.role, 'pending');
+  const id = (pending.role as { reembeddingId: string }).reembeddingId;
+  const abandoned = service.embedder.info.id;
+  await waitFor(async () => (await service.gql('query ($id: ID) { reembedding(id: $id) { done } }', { id })).data.reembedding.done >= 2, 30_000, 'a few done');
+
+  // The rollback: the new model's workers go, the old model's come back; they will not run its jobs.
+  const back = await service.replaceWorker({ MODEL_WEIGHTS: path.join(weightsDir, 'tiny.h5') });
+  assert.deepEqual(back.role, { role: 'active' });
+  const jobs = new BullmqJobQueue(service.infra.producerRedis, service.infra.blockingRedis, { prefix: service.config.QUEUE_PREFIX, attempts: 1, backoffMs: 1 });
+  try {
+    const queued = async (...states: Array<'delayed' | 'waiting' | 'prioritized' | 'active'>) => {
+      const counts = await jobs.jobCounts();
+      return states.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+    };
+    await waitFor(async () => (await queued('delayed')) > 0, 10_000, "the new model's jobs bounce while its re-embedding runs");
+    const progress = collectUntilComplete<any>(service.ws(), PROGRESS, { id }).catch((e: Error) => e);
+    await sleep(100); // subscribed before the cancel
+    const cancelled = await service.gql('mutation ($id: ID!) { cancelReembedding(id: $id) { id state model replaces total done } }', { id });
+    assert.equal(cancelled.errors, undefined, JSON.stringify(cancelled.errors));
+    const r = cancelled.data.cancelReembedding;
+    assert.deepEqual([r.state, r.model, r.replaces], ['CANCELLED', abandoned, keep]);
+    assert.ok(r.done >= 2 && r.done < r.total, `cancelled half-way (${r.done} of ${r.total})`);
+    const events = await progress;
+    assert.ok(Array.isArray(events), `progress subscription: ${events}`);
+    assert.equal((events as any[]).at(-1).reembeddingProgress.state, 'CANCELLED', 'subscribers see it end');
+
+    // The old model's worker drops the jobs when they come back (not in 5-second bounces for ever).
+    await waitFor(async () => (await queued('delayed', 'waiting', 'prioritized', 'active')) === 0, 20_000, 'no re-embedding job left in the queue');
+  } finally {
+    await jobs.close();
+  }
+  await waitFor(async () => (await vectorCount(abandoned)) === 0, 10_000, "the abandoned model's vectors purged");
+  assert.equal(await activeModel(), keep);
+  assert.equal(await answer(probe), before, 'search answers as before the switch began');
+
+  const again = await service.gql('mutation ($id: ID!) { cancelReembedding(id: $id) { id } }', { id });
+  assert.equal(again.errors?.[0].extensions.code, 'BAD_USER_INPUT');
+  assert.match(again.errors[0].message, /is CANCELLED already/);
+  const unknown = await service.gql('mutation { cancelReembedding(id: "00000000-0000-0000-0000-000000000000") { id } }');
+  assert.equal(unknown.errors?.[0].extensions.code, 'NOT_FOUND');
+  const malformed = await service.gql('mutation { cancelReembedding(id: "nope") { id } }');
+  assert.equal(malformed.errors?.[0].extensions.code, 'NOT_FOUND');
 });

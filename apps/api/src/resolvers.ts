@@ -203,6 +203,7 @@ export function createResolvers(deps: ApiDeps) {
           ),
         ),
       reembed: (_: unknown, args: { collection: string }) => guard(() => deps.reembed.startForCollection(args.collection)),
+      cancelReembedding: (_: unknown, args: { id: string }) => guard(() => deps.reembed.cancel(args.id)),
       setLabel: (_: unknown, args: { id: string; label?: string | null }) => guard(() => deps.imageAdmin.setLabel(args.id, args.label ?? null)),
       deleteImage: (_: unknown, args: { id: string }) => guard(async () => (await deps.imageAdmin.delete(args.id), true)),
     },

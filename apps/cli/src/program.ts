@@ -4,7 +4,7 @@ import { ApiClient, DEFAULT_API, resolveApiUrl } from './client.js';
 import { runClassify } from './commands/classify.js';
 import { runEvaluate } from './commands/evaluate.js';
 import { runImport } from './commands/import.js';
-import { runReembed } from './commands/reembed.js';
+import { runCancelReembedding, runReembed } from './commands/reembed.js';
 import { runRobustness } from './commands/robustness.js';
 import { runSearch } from './commands/search.js';
 import { parseFloatIn, parseIntList, parsePositiveInt, parseVote, parseWhere, type Where } from './format.js';
@@ -127,13 +127,21 @@ export function buildProgram(): Command {
 
   program
     .command('reembed')
-    .summary('embed a collection again with the active model')
-    .description('Embed every image of a collection again with the active model; with --wait, follow its progress live.')
-    .requiredOption('-c, --collection <name>', 'collection to re-embed')
+    .summary('embed a collection again with the active model, or cancel a re-embedding')
+    .description(
+      'Embed every image of a collection again with the active model; with --wait, follow its progress live. With --cancel ID, stop a running re-embedding instead: for a model switch that is the rollback (the pending model retires, the active one stays; remove the new model\'s workers first).',
+    )
+    .option('-c, --collection <name>', 'collection to re-embed')
+    .option('--cancel <id>', 'cancel this running re-embedding (roll back a model switch)')
     .option('-w, --wait', 'follow the progress (over WebSocket) until it finishes')
     .addOption(progressOption())
     .option('--json', 'print JSON')
     .action(async (opts, command: Command) => {
+      if ((opts.collection === undefined) === (opts.cancel === undefined)) command.error('error: give either --collection <name> or --cancel <id>');
+      if (opts.cancel !== undefined) {
+        await runCancelReembedding(clientOf(command), opts.cancel, { json: opts.json });
+        return;
+      }
       const r = await runReembed(clientOf(command), { collection: opts.collection, wait: !!opts.wait, progress: opts.progress, json: opts.json });
       if (opts.wait && (r.state !== 'COMPLETE' || r.failed > 0)) process.exitCode = 1;
     });

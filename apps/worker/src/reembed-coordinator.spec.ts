@@ -148,4 +148,22 @@ describe('ReembedImageService: jobs of another model', () => {
     assert.equal(await service.process(job(null)), 'wrong-model', 'the active model\'s own job waits for its workers');
     await db.close();
   });
+
+  test("this model's own job of a cancelled re-embedding is dropped, not embedded", async () => {
+    const db = await PGliteClient.open();
+    await migrate(db);
+    const images = new SqlImageRepository(db);
+    const models = new SqlModelRegistry(db);
+    const reembeddings = new SqlReembeddingRepository(db);
+    await models.register(model);
+    const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} });
+    const started = await reembeddings.startForCollection('c', model.id);
+    assert.equal(await models.cancel(started.id), true);
+    // Any use of the store, the codec or the model fails the test: nothing may be embedded.
+    const unused = (name: string) => new Proxy({}, { get: () => () => assert.fail(`${name} used for a cancelled job`) });
+    const embedder = new Proxy({ info: model }, { get: (target, key) => (key === 'info' ? target.info : assert.fail('the model ran for a cancelled job')) });
+    const service = new ReembedImageService({ images, models, reembeddings, embedder, events: noEvents, maxPixels: 1, objects: unused('objects'), codec: unused('codec'), ingest: unused('ingest') } as unknown as ReembedDeps);
+    assert.equal(await service.process({ v: 1, imageId: image.id, model: model.id, reembeddingId: started.id }), 'gone');
+    await db.close();
+  });
 });

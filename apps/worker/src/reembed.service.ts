@@ -44,15 +44,15 @@ export class ReembedImageService {
 
   async process(payload: ReembedImagePayload): Promise<ReembedOutcome> {
     const { images, vectors, objects, codec, embedder, models, reembeddings, ingest, maxPixels } = this.deps;
-    if (payload.model !== embedder.info.id) {
-      // A job nobody will take any more: its re-embedding is over (a newer model superseded it),
-      // or, for a vector the active model lacked, that model is no longer the active one.
-      const wanted = payload.reembeddingId
-        ? (await reembeddings.get(payload.reembeddingId))?.state === 'RUNNING'
-        : (await models.active())?.id === payload.model;
-      // Otherwise another model's job (models run side by side during a rolling deploy): leave it to them.
-      return wanted ? 'wrong-model' : 'gone';
-    }
+    // A job nobody will take any more: its re-embedding is over (cancelled, superseded by a newer
+    // model, or complete, which leaves only duplicates), or, for a vector the active model lacked,
+    // that model is no longer the active one.
+    const wanted = payload.reembeddingId
+      ? await reembeddings.isRunning(payload.reembeddingId)
+      : payload.model === embedder.info.id || (await models.active())?.id === payload.model;
+    if (!wanted) return 'gone';
+    // Another model's job (models run side by side during a rolling deploy): leave it to them.
+    if (payload.model !== embedder.info.id) return 'wrong-model';
     const image = await images.findById(payload.imageId);
     if (!image) return 'gone';
     if ((await models.active())?.id === embedder.info.id) {

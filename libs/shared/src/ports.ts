@@ -142,7 +142,7 @@ export interface Embedder {
   close(): Promise<void>;
 }
 
-export type ReembeddingState = 'RUNNING' | 'COMPLETE' | 'SUPERSEDED';
+export type ReembeddingState = 'RUNNING' | 'COMPLETE' | 'SUPERSEDED' | 'CANCELLED';
 
 /** Every image of a collection (or all of them, on a model switch) embedded again by `model`. */
 export interface Reembedding {
@@ -176,6 +176,12 @@ export interface ModelRegistry {
   active(): Promise<ModelInfo | null>;
   /** Finishes a re-embedding with nothing left to do; for a model switch, switches. False: not yet, or done already. */
   complete(reembeddingId: string): Promise<boolean>;
+  /**
+   * Stops a RUNNING re-embedding (CANCELLED). For a model switch its pending model retires, so the
+   * active one stays and the new vectors go after the grace period: a rollback. False: it was not
+   * running (any more).
+   */
+  cancel(reembeddingId: string): Promise<boolean>;
   /** Deletes the vectors and index of models retired longer ago than `graceMs`; returns their ids. */
   purgeRetired(graceMs: number): Promise<string[]>;
 }
@@ -187,6 +193,8 @@ export interface ReembeddingRepository {
   /** The running one (newest first), or else the newest finished one. */
   latest(): Promise<Reembedding | null>;
   running(model: string): Promise<Reembedding[]>;
+  /** One indexed read, for a job to ask whether its re-embedding still wants it. */
+  isRunning(id: string): Promise<boolean>;
   /** Images still to do, labelled ones first (they are the neighbours that classify). */
   pendingImageIds(reembeddingId: string, limit: number): Promise<string[]>;
   hasPending(reembeddingId: string): Promise<boolean>;

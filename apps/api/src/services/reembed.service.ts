@@ -11,7 +11,7 @@ export class ReembedService {
   constructor(
     private readonly deps: {
       reembeddings: ReembeddingRepository;
-      models: Pick<ModelRegistry, 'complete'>;
+      models: Pick<ModelRegistry, 'complete' | 'cancel'>;
       queue: Pick<JobQueue, 'enqueueReembedImages'>;
       events: EventBus;
       activeModel: () => Promise<ModelInfo | null>;
@@ -31,6 +31,19 @@ export class ReembedService {
     const ids = await this.deps.reembeddings.pendingImageIds(started.id, ENQUEUE_NOW);
     await this.deps.queue.enqueueReembedImages(ids.map((imageId) => ({ v: 1, imageId, model: model.id, reembeddingId: started.id })));
     return started;
+  }
+
+  /** Stops a running re-embedding (for a model switch: rolls it back); subscribers see it end. */
+  async cancel(id: string): Promise<Reembedding> {
+    const current = (await this.get(id))!; // unknown id: NotFoundError
+    const notRunning = (r: Reembedding) => new InvalidInputError(`Re-embedding ${id} is ${r.state} already: only a RUNNING one can be cancelled.`);
+    if (current.state !== 'RUNNING') throw notRunning(current);
+    // It may have finished since it was read: then the state it finished in is the answer.
+    const cancelled = await this.deps.models.cancel(id);
+    const now = (await this.deps.reembeddings.get(id))!;
+    if (!cancelled) throw notRunning(now);
+    await this.deps.events.publishReembeddingProgress({ reembeddingId: id });
+    return now;
   }
 
   /** By id, or else the running one, or else the newest. */

@@ -1,4 +1,7 @@
-/** `lookalike reembed --collection C [--wait]`: embeds every image of a collection again, and follows it. */
+/**
+ * `lookalike reembed --collection C [--wait]`: embeds every image of a collection again, and follows
+ * it. `lookalike reembed --cancel ID`: stops a running one (rolls back a model switch).
+ */
 import type { ApiClient } from '../client.js';
 import { createProgress } from '../progress.js';
 
@@ -13,7 +16,7 @@ export interface Reembedding {
   id: string;
   model: string;
   collection: string | null;
-  state: 'RUNNING' | 'COMPLETE' | 'SUPERSEDED';
+  state: 'RUNNING' | 'COMPLETE' | 'SUPERSEDED' | 'CANCELLED';
   total: number;
   done: number;
   failed: number;
@@ -23,6 +26,14 @@ const FIELDS = 'id model collection state total done failed';
 const REEMBED = `mutation Reembed($collection: String!) { reembed(collection: $collection) { ${FIELDS} } }`;
 const PROGRESS = `subscription Progress($id: ID!) { reembeddingProgress(id: $id) { ${FIELDS} } }`;
 const CURRENT = `query Current($id: ID!) { reembedding(id: $id) { ${FIELDS} } }`;
+const CANCEL = `mutation Cancel($id: ID!) { cancelReembedding(id: $id) { ${FIELDS} } }`;
+
+export async function runCancelReembedding(client: ApiClient, id: string, options: { json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<Reembedding> {
+  const { cancelReembedding: r } = await client.request<{ cancelReembedding: Reembedding }>(CANCEL, { id });
+  const what = r.collection === null ? `the switch to ${r.model} (the active model stays)` : `"${r.collection}" with ${r.model}`;
+  out.write(options.json ? `${JSON.stringify(r, null, 2)}\n` : `Cancelled re-embedding ${r.id} of ${what} after ${r.done} of ${r.total} images.\n`);
+  return r;
+}
 
 export async function runReembed(client: ApiClient, options: ReembedOptions, out: NodeJS.WritableStream = process.stdout): Promise<Reembedding> {
   const { reembed } = await client.request<{ reembed: Reembedding }>(REEMBED, { collection: options.collection });

@@ -132,6 +132,54 @@ describe('SqlModelRegistry: one active model, switches only when the new one is 
     assert.equal(await activeId(), A.id);
   });
 
+  test('cancelling a pending switch rolls it back: the active model stays, the pending one retires and its vectors go', async () => {
+    await models.register(A);
+    const x = await readyImage(1, 'cat');
+    await readyImage(2, 'dog');
+    const role = await models.register(B);
+    const id = (role as { reembeddingId: string }).reembeddingId;
+    await vectors.upsert(x, B.id, Float32Array.from([0, 1, 0]));
+    await reembeddings.markItem(id, x, 'DONE');
+    assert.equal(await reembeddings.isRunning(id), true);
+
+    assert.equal(await models.cancel(id), true);
+    assert.equal(await models.cancel(id), false, 'once');
+    assert.equal(await reembeddings.isRunning(id), false);
+    const cancelled = (await reembeddings.get(id))!;
+    assert.deepEqual([cancelled.state, cancelled.done, cancelled.total], ['CANCELLED', 1, 2]);
+    assert.ok(cancelled.finishedAt);
+    assert.equal(await models.complete(id), false, 'a cancelled switch never completes');
+    assert.equal(await activeId(), A.id);
+    assert.deepEqual(await reembeddings.running(B.id), []);
+    assert.deepEqual(await models.purgeRetired(0), [B.id], 'the pending model retired');
+    assert.equal(await vectorCount(B.id), 0);
+    assert.equal(await vectorCount(A.id), 2);
+
+    // A worker of that model starting again means it is wanted after all: a new switch starts.
+    const again = await models.register(B);
+    assert.equal(again.role, 'pending');
+    assert.notEqual((again as { reembeddingId: string }).reembeddingId, id);
+  });
+
+  test('cancel: a collection re-embedding stops without touching the models; unknown, finished or malformed ids are refused', async () => {
+    await models.register(A);
+    const x = await readyImage(1, 'cat');
+    const started = await reembeddings.startForCollection('c', A.id);
+    assert.equal(await models.cancel(started.id), true);
+    assert.equal((await reembeddings.get(started.id))!.state, 'CANCELLED');
+    assert.equal(await activeId(), A.id);
+    assert.deepEqual(await models.purgeRetired(0), []);
+
+    const finished = await reembeddings.startForCollection('c', A.id);
+    await reembeddings.markItem(finished.id, x, 'DONE');
+    assert.equal(await models.complete(finished.id), true);
+    assert.equal(await models.cancel(finished.id), false, 'complete already');
+    assert.equal((await reembeddings.get(finished.id))!.state, 'COMPLETE');
+    assert.equal(await models.cancel('00000000-0000-0000-0000-000000000000'), false);
+    assert.equal(await models.cancel('not-a-uuid'), false);
+    assert.equal(await reembeddings.isRunning('not-a-uuid'), false);
+  });
+
   test('a collection re-embedding with the active model completes without a switch', async () => {
     await models.register(A);
     const x = await readyImage(1, 'cat');

@@ -1,5 +1,6 @@
 import type { ModelInfo, ModelRegistry, ModelRole } from '../ports.js';
 import type { SqlClient } from './sql-client.js';
+import { isUuid } from './image-repository.js';
 import { hnswIndexName } from './vector-index.js';
 
 // Serialises model state changes across processes (any constant; the same in every replica).
@@ -87,6 +88,25 @@ export class SqlModelRegistry implements ModelRegistry {
         );
       }
       await tx.query("UPDATE reembeddings SET state = 'COMPLETE', finished_at = clock_timestamp() WHERE id = $1", [reembeddingId]);
+      return true;
+    });
+  }
+
+  async cancel(reembeddingId: string): Promise<boolean> {
+    if (!isUuid(reembeddingId)) return false;
+    return this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MODEL_LOCK_ID]);
+      const [r] = await tx.query<{ model: string; replaces: string | null }>(
+        "UPDATE reembeddings SET state = 'CANCELLED', finished_at = clock_timestamp() WHERE id = $1 AND state = 'RUNNING' RETURNING model, replaces",
+        [reembeddingId],
+      );
+      if (!r) return false;
+      // A switch called off: the model being filled in retires like any other, vectors and index
+      // purged after the grace period; images that only it embedded (uploaded meanwhile) are
+      // found by the sweep of the active model's workers, which lacks their vector.
+      if (r.replaces !== null) {
+        await tx.query("UPDATE models SET state = 'retired', retired_at = clock_timestamp() WHERE id = $1 AND state = 'pending'", [r.model]);
+      }
       return true;
     });
   }

@@ -79,6 +79,11 @@ export class SqlReembeddingRepository implements ReembeddingRepository {
     return rows.map(toReembedding);
   }
 
+  async isRunning(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    return (await this.db.query("SELECT 1 FROM reembeddings WHERE id = $1 AND state = 'RUNNING'", [id])).length > 0;
+  }
+
   async pendingImageIds(reembeddingId: string, limit: number): Promise<string[]> {
     const rows = await this.db.query<{ image_id: string }>(
       `SELECT ri.image_id FROM reembedding_items ri JOIN images i ON i.id = ri.image_id
