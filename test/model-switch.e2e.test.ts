@@ -166,6 +166,11 @@ test('cancelReembedding rolls a pending switch back: the old model stays, the ne
   const id = (pending.role as { reembeddingId: string }).reembeddingId;
   const abandoned = service.embedder.info.id;
   await waitFor(async () => (await service.gql('query ($id: ID) { reembedding(id: $id) { done } }', { id })).data.reembedding.done >= 2, 30_000, 'a few done');
+  // An upload meanwhile (elsewhere, so the probe's answer stays comparable) is embedded by the new model only.
+  const elsewhere = 'mutation ($file: Upload!) { uploadImage(file: $file, collection: "meanwhile") { id } }';
+  const uploaded = (await service.upload(elsewhere, {}, { field: 'file', bytes: await distinctImage(777) })).data.uploadImage.id;
+  const [during] = await subscribeFor<any>(service.ws(), 'subscription ($id: ID) { classificationReady(imageId: $id) { model } }', { id: uploaded });
+  assert.equal(during.classificationReady.model, abandoned);
 
   // The rollback: the new model's workers go, the old model's come back; they will not run its jobs.
   const back = await service.replaceWorker({ MODEL_WEIGHTS: path.join(weightsDir, 'tiny.h5') });
@@ -194,6 +199,10 @@ test('cancelReembedding rolls a pending switch back: the old model stays, the ne
     await jobs.close();
   }
   await waitFor(async () => (await vectorCount(abandoned)) === 0, 10_000, "the abandoned model's vectors purged");
+  // The image only the abandoned model had embedded gets a vector and a classification of the model that stays.
+  await waitFor(async () => (await service.infra.vectors.get(uploaded, keep)) !== null, 15_000, 'the upload made during the switch re-embedded');
+  const classified = await service.gql('query ($id: ID!) { image(id: $id) { status classification { model } } }', { id: uploaded });
+  assert.deepEqual(classified.data.image, { status: 'READY', classification: { model: keep } });
   assert.equal(await activeModel(), keep);
   assert.equal(await answer(probe), before, 'search answers as before the switch began');
 
