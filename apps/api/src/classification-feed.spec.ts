@@ -12,7 +12,7 @@ import { freePort, type LocalRedis, startLocalRedis } from '@lookalike/shared/lo
 import { createRedis } from '@lookalike/shared/queue/redis';
 import type { ClassificationRepository } from '@lookalike/shared/ports';
 import { Redis } from 'ioredis';
-import { classificationFeed, type DeliveredClassification } from './resolvers.js';
+import { CLOCK_MARGIN_MS, classificationFeed, type DeliveredClassification, RecentlyDelivered } from './classification-feed.js';
 
 // The feed on a real redis-server (pub/sub, JSON on the wire) and PGlite; database reads are counted.
 let redis: LocalRedis;
@@ -25,6 +25,7 @@ let reads = 0;
 const classifications: ClassificationRepository = {
   complete: (...args) => stored.complete(...args),
   findByImageId: (id) => (reads++, stored.findByImageId(id)),
+  savedSince: (query) => (reads++, stored.savedSince(query)),
 };
 
 before(async () => {
@@ -141,15 +142,28 @@ test('unsubscribing while the feed waits for an event it would skip ends it and 
   assert.equal(await subscribers(), 0, 'the Redis subscription is gone');
 });
 
-// Pub/sub delivers at most once: a result published while Redis was away never arrives. A client
-// waiting for one image must not wait for ever: the feed reads the result again after the gap.
-test('by imageId: a result saved while Redis was away is delivered once Redis is back', async () => {
+/** A bus on a redis-server of its own, which `fn` may stop and start again (same port, same data). */
+async function withRestartableRedis(fn: (bus: RedisEventBus, redis: { stop(): Promise<void>; start(): Promise<void> }) => Promise<void>): Promise<void> {
   const port = await freePort();
   const dir = path.join(os.tmpdir(), `lookalike-feed-restart-${process.pid}`);
   let server = await startLocalRedis(dir, { port });
   const url = `redis://127.0.0.1:${port}`;
   const restartBus = new RedisEventBus(createRedis(url, 'blocking'), createRedis(url, 'blocking'));
   try {
+    await fn(restartBus, {
+      stop: () => server.stop(),
+      start: async () => void (server = await startLocalRedis(dir, { port })),
+    });
+  } finally {
+    await restartBus.close();
+    await server.stop();
+  }
+}
+
+// Pub/sub delivers at most once: a result published while Redis was away never arrives. A client
+// waiting for one image must not wait for ever: the feed reads the result again after the gap.
+test('by imageId: a result saved while Redis was away is delivered once Redis is back', async () => {
+  await withRestartableRedis(async (restartBus, server) => {
     n++;
     const image = await images.create({ collection: 'gap', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: {} });
     const feed = classificationFeed({ events: restartBus, classifications }, { imageId: image.id });
@@ -158,12 +172,54 @@ test('by imageId: a result saved while Redis was away is delivered once Redis is
     await server.stop();
     // The worker saves the result; its event cannot be published (Redis is down).
     await stored.complete({ imageId: image.id, label: 'owl', confidence: 1, neighbors: [], model: 'm', createdAt: new Date() }, 'READY');
-    server = await startLocalRedis(dir, { port });
+    await server.start();
     const got = await within(first, 10_000, 'the result after the restart');
     assert.equal(got.value?.label, 'owl');
     await feed.return(undefined);
-  } finally {
-    await restartBus.close();
+  });
+});
+
+// A collection feed cannot ask for one image: it reads back every result of its collection saved
+// since the last one it delivered, then goes on with events, delivering each result once.
+test('by collection: results saved while Redis was away are read back after it, oldest first, each once', async () => {
+  await withRestartableRedis(async (restartBus, server) => {
+    const long = await classified('gap-c', 'before');
+    await stored.complete({ ...long.classification, createdAt: new Date(Date.now() - 60_000) }, 'READY'); // long before the feed
+    const feed = classificationFeed({ events: restartBus, classifications }, { collection: 'gap-c' });
+    const next = () => within(feed.next(), 10_000, 'next result');
+    const pending = feed.next();
+    await new Promise((r) => setTimeout(r, 200));
+    const live = await classified('gap-c', 'live');
+    await restartBus.publishClassificationReady({ imageId: live.image.id, collection: 'gap-c', result: live });
+    assert.equal((await within(pending, 10_000, 'the live event')).value?.label, 'live');
+
     await server.stop();
-  }
+    const missed = [await classified('gap-c', 'missed-1'), await classified('elsewhere', 'not-mine'), await classified('gap-c', 'missed-2')];
+    await server.start();
+    assert.equal((await next()).value?.label, 'missed-1');
+    const second = (await next()).value!;
+    assert.equal(second.label, 'missed-2');
+    assert.deepEqual(second.image, missed[2].image, 'with its image row');
+    // A worker publishing a result the read back already delivered (saved just before Redis came
+    // back, published just after) does not deliver it twice; the next new one comes.
+    await new Promise((r) => setTimeout(r, 200));
+    await restartBus.publishClassificationReady({ imageId: missed[2].image.id, collection: 'gap-c', result: missed[2] });
+    await restartBus.publishClassificationReady({ imageId: live.image.id, collection: 'gap-c', result: live });
+    const after = await classified('gap-c', 'after');
+    await restartBus.publishClassificationReady({ imageId: after.image.id, collection: 'gap-c', result: after });
+    assert.equal((await next()).value?.label, 'after', 'neither the read back result nor the live one again');
+    await feed.return(undefined);
+  });
+});
+
+test('RecentlyDelivered: a result once; remembered for the clock margin past the newest', () => {
+  const at = (ms: number, id = 'a'): ClassificationRecord => ({ imageId: id, label: null, confidence: 0, neighbors: [], model: 'm', createdAt: new Date(ms) });
+  const seen = new RecentlyDelivered(1_000_000);
+  assert.equal(seen.add(at(1_000_100)), true);
+  assert.equal(seen.add(at(1_000_100)), false, 'the same result again');
+  assert.equal(seen.add(at(1_000_200)), true, 'a newer result of the same image');
+  assert.equal(seen.add(at(1_000_100, 'b')), true, 'another image');
+  assert.equal(seen.newest, 1_000_200);
+  assert.equal(seen.add(at(1_000_200 + CLOCK_MARGIN_MS + 1, 'c')), true);
+  assert.equal(seen.size, 1, 'the older ones are forgotten');
 });

@@ -1,12 +1,12 @@
 import { InvalidInputError } from '@lookalike/shared/domain/errors';
 import type { KScore } from '@lookalike/shared/domain/evaluation';
 import type { ClassificationRecord, ImageRecord, NeighborHit } from '@lookalike/shared/domain/image';
-import { feedOf } from '@lookalike/shared/feed';
 import { failureReason, type Metrics, noopMetrics, type SearchInput, type SearchQuery } from '@lookalike/shared/metrics';
-import { type ClassificationRepository, type EventBus, type ImageRepository, isGap, type ModelInfo, type Reembedding } from '@lookalike/shared/ports';
+import type { ClassificationRepository, EventBus, ImageRepository, ModelInfo, Reembedding } from '@lookalike/shared/ports';
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import { classificationFeed, type DeliveredClassification } from './classification-feed.js';
 import { guard } from './errors.js';
 import { type ClassifyService, validateClassifyOptions } from './services/classify.service.js';
 import type { EvaluationService } from './services/evaluation.service.js';
@@ -223,51 +223,4 @@ export function createResolvers(deps: ApiDeps) {
       },
     },
   };
-}
-
-/** A result on its way to a subscriber, with the image row when the event carried it. */
-export type DeliveredClassification = ClassificationRecord & { image?: ImageRecord };
-
-/**
- * Subscribes first, then looks for a result that already exists, so a client that subscribes by
- * imageId after the worker finished still gets it: no lost race. A result is delivered once.
- * Events carry what the worker saved; older ones (no `result`) are read from the database.
- * Unsubscribing ends it at once, also while it waits (feedOf).
- */
-export function classificationFeed(
-  deps: Pick<ApiDeps, 'events' | 'classifications'>,
-  filter: { imageId?: string; collection?: string },
-): AsyncGenerator<DeliveredClassification, void, undefined> {
-  return feedOf(
-    () => deps.events.subscribeClassificationReady(),
-    async function* (events) {
-      let lastDelivered = 0;
-      if (filter.imageId) {
-        const existing = await deps.classifications.findByImageId(filter.imageId);
-        if (existing) {
-          lastDelivered = existing.createdAt.getTime();
-          yield existing;
-        }
-      }
-      for await (const event of events) {
-        let result: DeliveredClassification | null;
-        if (isGap(event)) {
-          // Events were lost while Redis was away: the one image's result is read again. (A
-          // collection feed cannot know what it missed: it goes on from here.)
-          if (!filter.imageId) continue;
-          result = await deps.classifications.findByImageId(filter.imageId);
-        } else {
-          if (filter.imageId && event.imageId !== filter.imageId) continue;
-          if (filter.collection && event.collection !== filter.collection) continue;
-          result = event.result ? { ...event.result.classification, image: event.result.image } : await deps.classifications.findByImageId(event.imageId);
-        }
-        if (!result) continue;
-        if (filter.imageId) {
-          if (result.createdAt.getTime() <= lastDelivered) continue;
-          lastDelivered = result.createdAt.getTime();
-        }
-        yield result;
-      }
-    },
-  );
 }

@@ -95,6 +95,19 @@ export interface ClassificationRepository {
    */
   complete(result: ClassificationRecord, status: 'READY' | 'FAILED', error?: string | null): Promise<ImageRecord>;
   findByImageId(imageId: string): Promise<ClassificationRecord | null>;
+  /**
+   * Results saved at or after `since` (by the clocks of the processes that saved them), oldest
+   * first, each with its image row; of one collection, or of all. Keyset pages: `after` is the
+   * last one of the previous page.
+   */
+  savedSince(query: SavedSinceQuery): Promise<Array<{ classification: ClassificationRecord; image: ImageRecord }>>;
+}
+
+export interface SavedSinceQuery {
+  since: Date;
+  collection?: string;
+  after?: { createdAt: Date; imageId: string };
+  limit: number;
 }
 
 export interface ObjectStore {
