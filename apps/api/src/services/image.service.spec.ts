@@ -149,6 +149,7 @@ for (const database of databases) {
       const a = await upload(bytes);
       const b = await upload(bytes);
       assert.equal(a.objectKey, b.objectKey);
+      assert.deepEqual(queue.embedded.slice(-2), [{ v: 1, imageId: a.id }, { v: 1, imageId: b.id }], 'a job for each row');
       assert.deepEqual(await store.get(a.objectKey), bytes);
       await imageService.delete(a.id);
       assert.equal(await store.exists(a.objectKey), true, 'b still uses it');

@@ -74,8 +74,9 @@ export class ReembedService {
       if (current.state !== 'RUNNING') return;
     }
     for await (const event of events) {
-      // After a gap (progress lost while Redis was away) the one re-embedding's state is read again.
-      const reembeddingId = isGap(event) ? id : event.reembeddingId;
+      // After a gap (progress lost while Redis was away) the state is read again: of the one
+      // re-embedding followed, or else of the running (or newest) one.
+      const reembeddingId = isGap(event) ? (id ?? (await this.deps.reembeddings.latest())?.id) : event.reembeddingId;
       if (reembeddingId === undefined || (id !== undefined && reembeddingId !== id)) continue;
       const current = await this.deps.reembeddings.get(reembeddingId);
       if (!current) continue;
