@@ -8,10 +8,10 @@ import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
 import { migrate } from '@lookalike/shared/db/migrate';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import type { ClassificationRecord, ImageRecord } from '@lookalike/shared/domain/image';
-import { freePort, type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
-import { createRedis } from '@lookalike/shared/queue/redis';
+import { type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
 import type { ClassificationRepository } from '@lookalike/shared/ports';
 import { Redis } from 'ioredis';
+import { withRestartableRedis } from '../../../test/helpers/restartable-redis.js';
 import { CLOCK_MARGIN_MS, classificationFeed, type DeliveredClassification, RecentlyDelivered } from './classification-feed.js';
 
 // The feed on a real redis-server (pub/sub, JSON on the wire) and PGlite; database reads are counted.
@@ -142,28 +142,10 @@ test('unsubscribing while the feed waits for an event it would skip ends it and 
   assert.equal(await subscribers(), 0, 'the Redis subscription is gone');
 });
 
-/** A bus on a redis-server of its own, which `fn` may stop and start again (same port, same data). */
-async function withRestartableRedis(fn: (bus: RedisEventBus, redis: { stop(): Promise<void>; start(): Promise<void> }) => Promise<void>): Promise<void> {
-  const port = await freePort();
-  const dir = path.join(os.tmpdir(), `lookalike-feed-restart-${process.pid}`);
-  let server = await startLocalRedis(dir, { port });
-  const url = `redis://127.0.0.1:${port}`;
-  const restartBus = new RedisEventBus(createRedis(url, 'blocking'), createRedis(url, 'blocking'));
-  try {
-    await fn(restartBus, {
-      stop: () => server.stop(),
-      start: async () => void (server = await startLocalRedis(dir, { port })),
-    });
-  } finally {
-    await restartBus.close();
-    await server.stop();
-  }
-}
-
 // Pub/sub delivers at most once: a result published while Redis was away never arrives. A client
 // waiting for one image must not wait for ever: the feed reads the result again after the gap.
 test('by imageId: a result saved while Redis was away is delivered once Redis is back', async () => {
-  await withRestartableRedis(async (restartBus, server) => {
+  await withRestartableRedis('feed', async (restartBus, server) => {
     n++;
     const image = await images.create({ collection: 'gap', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: {} });
     const feed = classificationFeed({ events: restartBus, classifications }, { imageId: image.id });
@@ -182,7 +164,7 @@ test('by imageId: a result saved while Redis was away is delivered once Redis is
 // A collection feed cannot ask for one image: it reads back every result of its collection saved
 // since the last one it delivered, then goes on with events, delivering each result once.
 test('by collection: results saved while Redis was away are read back after it, oldest first, each once', async () => {
-  await withRestartableRedis(async (restartBus, server) => {
+  await withRestartableRedis('feed', async (restartBus, server) => {
     const long = await classified('gap-c', 'before');
     await stored.complete({ ...long.classification, createdAt: new Date(Date.now() - 60_000) }, 'READY'); // long before the feed
     const feed = classificationFeed({ events: restartBus, classifications }, { collection: 'gap-c' });

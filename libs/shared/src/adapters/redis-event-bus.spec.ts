@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort, type LocalRedis, startLocalRedis } from '../local-redis.js';
+import { type LocalRedis, startLocalRedis } from '../local-redis.js';
 import { SUBSCRIPTION_GAP } from '../ports.js';
-import { createRedis } from '../queue/redis.js';
+import { withRestartableRedis } from '../../../../test/helpers/restartable-redis.js';
 import { RedisEventBus } from './redis-event-bus.js';
 
 // The event bus on a real redis-server: what "subscribed" means, buffering, and unsubscribing.
@@ -76,19 +76,13 @@ test('an event with a result gets its dates back; the user metadata stays as sen
 });
 
 test('after Redis restarts, every open subscription gets a gap mark, then the events published since', async () => {
-  const port = await freePort();
-  const dir = path.join(os.tmpdir(), `lookalike-bus-restart-${process.pid}`);
-  let server = await startLocalRedis(dir, { port });
-  const url = `redis://127.0.0.1:${port}`;
-  // As the processes wire it (infrastructure.ts): clients that wait out an outage.
-  const restartBus = new RedisEventBus(createRedis(url, 'blocking'), createRedis(url, 'blocking'));
-  try {
+  await withRestartableRedis('bus', async (restartBus, server) => {
     const classified = await restartBus.subscribeClassificationReady();
     const progress = await restartBus.subscribeReembeddingProgress();
     await restartBus.publishClassificationReady({ imageId: 'before', collection: 'c' });
     assert.deepEqual((await classified.next()).value, { imageId: 'before', collection: 'c' });
     await server.stop();
-    server = await startLocalRedis(dir, { port });
+    await server.start();
     assert.deepEqual((await classified.next()).value, SUBSCRIPTION_GAP, 'events may be missing here');
     assert.deepEqual((await progress.next()).value, SUBSCRIPTION_GAP);
     // The gap comes once the subscription is back: what is published now arrives.
@@ -96,10 +90,7 @@ test('after Redis restarts, every open subscription gets a gap mark, then the ev
     assert.deepEqual((await classified.next()).value, { imageId: 'after', collection: 'c' });
     await classified.return?.();
     await progress.return?.();
-  } finally {
-    await restartBus.close();
-    await server.stop();
-  }
+  });
 });
 
 test('a subscriber that does not read: past the limit it gets what is held, then an error, and Redis drops it', async () => {
