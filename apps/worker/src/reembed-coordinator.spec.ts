@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
 import { migrate } from '@lookalike/shared/db/migrate';
 import { SqlModelRegistry } from '@lookalike/shared/db/model-registry';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import { SqlReembeddingRepository } from '@lookalike/shared/db/reembedding-repository';
 import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
-import type { EmbedImagePayload, Embedder, EventBus, JobQueue, ModelInfo } from '@lookalike/shared/ports';
+import type { EmbedImagePayload, Embedder, EventBus, JobQueue } from '@lookalike/shared/ports';
+import { testModelInfo } from '../../../test/fixtures/model-info.js';
 import { ReembedCoordinator, type ReembedDeps, ReembedImageService } from './reembed.service.js';
 
-const model: ModelInfo = {
-  id: 'm:a',
-  dimension: 3,
-  inputSize: 32,
-  pretrained: false,
-  weightsSource: 'test',
-  runtime: 'test',
-  preprocessing: { resize: 'bilinear', crop: 'none' },
-};
+const model = testModelInfo('m:a');
 const noEvents = { publishReembeddingProgress: async () => {} } as unknown as EventBus;
 
 // The sweeper on PGlite with the service's repositories; the queue is where faults are injected
@@ -126,19 +119,30 @@ describe('ReembedCoordinator: the checks that scan every image run once per inte
 });
 
 describe('ReembedImageService: jobs of another model', () => {
-  test('left to that model while its re-embedding runs; dropped once it is over or the model is no longer active', async () => {
-    const db = await PGliteClient.open();
+  let db: PGliteClient;
+  let images: SqlImageRepository;
+  let models: SqlModelRegistry;
+  let reembeddings: SqlReembeddingRepository;
+  let imageId: string;
+
+  beforeEach(async () => {
+    db = await PGliteClient.open();
     await migrate(db);
-    const images = new SqlImageRepository(db);
-    const models = new SqlModelRegistry(db);
-    const reembeddings = new SqlReembeddingRepository(db);
+    images = new SqlImageRepository(db);
+    models = new SqlModelRegistry(db);
+    reembeddings = new SqlReembeddingRepository(db);
     await models.register(model); // m:a active
+    imageId = (await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} })).id;
+  });
+
+  afterEach(() => db.close());
+
+  test('left to that model while its re-embedding runs; dropped once it is over or the model is no longer active', async () => {
     const other = 'm:b';
     const running = await reembeddings.startForCollection('c', other);
     const embedder = { info: model } as Embedder;
     const service = new ReembedImageService({ images, models, reembeddings, embedder, events: noEvents, maxPixels: 1 } as unknown as ReembedDeps);
-    const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} });
-    const job = (reembeddingId: string | null, jobModel = other) => ({ v: 1 as const, imageId: image.id, model: jobModel, reembeddingId });
+    const job = (reembeddingId: string | null, jobModel = other) => ({ v: 1 as const, imageId, model: jobModel, reembeddingId });
     assert.equal(await service.process(job(running.id)), 'wrong-model');
     await db.query("UPDATE reembeddings SET state = 'SUPERSEDED' WHERE id = $1", [running.id]);
     assert.equal(await service.process(job(running.id)), 'gone', 'its re-embedding is over: nobody takes it');
@@ -146,24 +150,15 @@ describe('ReembedImageService: jobs of another model', () => {
     await db.query("UPDATE models SET state = 'retired' WHERE id = $1", [model.id]);
     await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, 3, $2, 'active')", [other, JSON.stringify({ ...model, id: other })]);
     assert.equal(await service.process(job(null)), 'wrong-model', 'the active model\'s own job waits for its workers');
-    await db.close();
   });
 
   test("this model's own job of a cancelled re-embedding is dropped, not embedded", async () => {
-    const db = await PGliteClient.open();
-    await migrate(db);
-    const images = new SqlImageRepository(db);
-    const models = new SqlModelRegistry(db);
-    const reembeddings = new SqlReembeddingRepository(db);
-    await models.register(model);
-    const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} });
     const started = await reembeddings.startForCollection('c', model.id);
     assert.equal(await models.cancel(started.id), true);
     // Any use of the store, the codec or the model fails the test: nothing may be embedded.
     const unused = (name: string) => new Proxy({}, { get: () => () => assert.fail(`${name} used for a cancelled job`) });
     const embedder = new Proxy({ info: model }, { get: (target, key) => (key === 'info' ? target.info : assert.fail('the model ran for a cancelled job')) });
     const service = new ReembedImageService({ images, models, reembeddings, embedder, events: noEvents, maxPixels: 1, objects: unused('objects'), codec: unused('codec'), ingest: unused('ingest') } as unknown as ReembedDeps);
-    assert.equal(await service.process({ v: 1, imageId: image.id, model: model.id, reembeddingId: started.id }), 'gone');
-    await db.close();
+    assert.equal(await service.process({ v: 1, imageId, model: model.id, reembeddingId: started.id }), 'gone');
   });
 });

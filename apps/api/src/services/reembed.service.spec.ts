@@ -6,12 +6,13 @@ import { migrate } from '@lookalike/shared/db/migrate';
 import { SqlModelRegistry } from '@lookalike/shared/db/model-registry';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import { SqlReembeddingRepository } from '@lookalike/shared/db/reembedding-repository';
-import { type EventBus, type ModelInfo, type ReembedImagePayload, type ReembeddingEvent, SUBSCRIPTION_GAP, type SubscriptionGap } from '@lookalike/shared/ports';
+import { testModelInfo } from '../../../../test/fixtures/model-info.js';
+import { type EventBus, type ReembedImagePayload, type ReembeddingEvent, SUBSCRIPTION_GAP, type SubscriptionGap } from '@lookalike/shared/ports';
 import { ReembedService } from './reembed.service.js';
 
 // The use case on PGlite with the service's repositories. The event bus is scripted: the test says
 // which events (and gaps) the subscription yields; the bus itself is tested on a real redis-server.
-const model: ModelInfo = { id: 'm:a', dimension: 3, inputSize: 32, pretrained: false, weightsSource: 'test', runtime: 'test', preprocessing: { resize: 'bilinear', crop: 'none' } };
+const model = testModelInfo('m:a');
 
 class ScriptedBus {
   readonly published: ReembeddingEvent[] = [];

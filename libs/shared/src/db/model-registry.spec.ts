@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { ModelInfo } from '../ports.js';
+import { testModelInfo } from '../../../../test/fixtures/model-info.js';
 import { SqlImageRepository } from './image-repository.js';
 import { migrate } from './migrate.js';
 import { SqlModelRegistry } from './model-registry.js';
@@ -8,18 +8,9 @@ import { PGliteClient } from './pglite-client.js';
 import { SqlReembeddingRepository } from './reembedding-repository.js';
 import { hnswIndexName, PgVectorIndex } from './vector-index.js';
 
-const info = (id: string): ModelInfo => ({
-  id,
-  dimension: 3,
-  inputSize: 32,
-  pretrained: false,
-  weightsSource: 'test',
-  runtime: 'test',
-  preprocessing: { resize: 'bilinear', crop: 'none' },
-});
-const A = info('m:a');
-const B = info('m:b');
-const C = info('m:c');
+const A = testModelInfo('m:a');
+const B = testModelInfo('m:b');
+const C = testModelInfo('m:c');
 
 describe('SqlModelRegistry: one active model, switches only when the new one is complete', () => {
   let db: PGliteClient;
