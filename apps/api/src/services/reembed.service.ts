@@ -35,13 +35,10 @@ export class ReembedService {
 
   /** Stops a running re-embedding (for a model switch: rolls it back); subscribers see it end. */
   async cancel(id: string): Promise<Reembedding> {
-    const current = (await this.get(id))!; // unknown id: NotFoundError
-    const notRunning = (r: Reembedding) => new InvalidInputError(`Re-embedding ${id} is ${r.state} already: only a RUNNING one can be cancelled.`);
-    if (current.state !== 'RUNNING') throw notRunning(current);
-    // It may have finished since it was read: then the state it finished in is the answer.
+    // Cancels only a RUNNING one; the state read after says what it is (unknown id: NotFoundError).
     const cancelled = await this.deps.models.cancel(id);
-    const now = (await this.deps.reembeddings.get(id))!;
-    if (!cancelled) throw notRunning(now);
+    const now = (await this.get(id))!;
+    if (!cancelled) throw new InvalidInputError(`Re-embedding ${id} is ${now.state} already: only a RUNNING one can be cancelled.`);
     await this.deps.events.publishReembeddingProgress({ reembeddingId: id });
     return now;
   }
