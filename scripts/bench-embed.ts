@@ -19,7 +19,6 @@
 //
 // Weights are always the seeded random ones (MODEL_WEIGHTS=random): the forward pass does the same
 // arithmetic as with pretrained weights, so the speed is the same; they are NOT pretrained weights.
-import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -30,6 +29,7 @@ import { detectNvidiaGpu, RUNTIME_NAMES, type RuntimeName } from '@lookalike/emb
 import type { ChildMessage, ChildSpec, E2eSpec, HostSpec, ModelSpec, ThreadsSpec } from './bench/child.js';
 import { describeCpu, measurePeak, round1, waitForQuiet, loadSnapshot } from './bench/cpu.js';
 import { writeBenchImages } from './bench/images.js';
+import { killChildren, runChild, runHostsTogether } from './bench/run-child.js';
 import { renderMarkdown, writeDocsSection, type CompareVariant, type EmbedBenchResult, type RowResult, type RuntimeStatus, type Target } from './bench/report.js';
 
 const started = Date.now();
@@ -81,54 +81,9 @@ const maxLoadWait = Number(values['max-load-wait'] ?? (quick ? 0 : 120));
 
 const GPU_RUNTIMES: RuntimeName[] = ['onnx-cuda', 'tfjs-node-gpu'];
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const childEntry = path.join(repoRoot, 'scripts', 'bench', 'child.ts');
 const cacheDir = path.resolve(process.env.MODEL_CACHE_DIR || path.join(process.env.DATA_DIR || '.data', 'models'));
 const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookalike-bench-embed-'));
 const log = (m: string) => console.log(`[bench:embed ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}`);
-
-const children = new Set<ChildProcess>();
-
-/** Runs one child to its result; never throws (a crash or a timeout becomes an 'error' message). */
-async function runChild(spec: ChildSpec, timeoutMs: number, onReady?: (child: ChildProcess) => void): Promise<ChildMessage> {
-  return new Promise((resolve) => {
-    const child = fork(childEntry, [JSON.stringify(spec)], {
-      cwd: repoRoot,
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
-    });
-    children.add(child);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    let settled: ChildMessage | undefined;
-    const timer = setTimeout(() => {
-      settled ??= { type: 'error', message: `timed out after ${timeoutMs / 1000} s` };
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('message', (m: ChildMessage) => {
-      if (m.type === 'ready') onReady?.(child);
-      else settled ??= m;
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      const lastErr = stderr.trim().split('\n').slice(-3).join(' | ');
-      resolve(settled ?? { type: 'error', message: `exited with ${signal ?? `code ${code}`} before reporting${lastErr ? `: ${lastErr}` : ''}` });
-    });
-  });
-}
-
-/** N single-thread host processes, each loaded and warm, told to start at the same moment. */
-async function runHostsTogether(spec: HostSpec, n: number, timeoutMs: number): Promise<ChildMessage[]> {
-  const ready: ChildProcess[] = [];
-  const onReady = (child: ChildProcess) => {
-    ready.push(child);
-    if (ready.length === n) for (const c of ready) c.send('go');
-  };
-  return Promise.all(Array.from({ length: n }, () => runChild(spec, timeoutMs, onReady)));
-}
 
 /** tfjs-node(-gpu) are imported only when installed: where the package is absent there is nothing to start. */
 function missingPackage(runtime: RuntimeName): string | undefined {
@@ -496,6 +451,6 @@ try {
   console.log(`\n${markdown}\n`);
   log(`written ${values.out}${values['no-docs'] ? '' : ` and the bench:${values.section} section of ${values.docs}`}; load after: ${after.loadAverage.join(' ')}; ${round1((Date.now() - started) / 1000)} s in all`);
 } finally {
-  for (const c of children) c.kill('SIGKILL');
+  killChildren();
   await fs.rm(workDir, { recursive: true, force: true });
 }

@@ -13,6 +13,7 @@
 //   --quick               2k vectors, 1 and 2 workers, 40 uploads: a smoke test of a few minutes
 //   --sizes 10000,100000  --probes 300  --exact-probes 50 (exact series above 20k vectors)
 //   --workers 1,2,4  --uploads 300  --clients 32  --ef 40,100,150,200  --skip-search  --skip-uploads
+//   --warmup 160          uploads under the same load first, unmeasured (default 5 × clients; 0: none)
 //   --repeats 3           runs per worker count (fresh processes each); the median run is reported
 //   --model-hosts 1       MODEL_HOSTS of each worker (1: one model thread per worker process; auto:
 //                         the service's default, one single-thread host per core in every worker)
@@ -34,7 +35,9 @@ import { writeDocsSection } from './bench/report.js';
 import { loadConfig } from '../libs/shared/src/config.js';
 import { type DbStatementsResult, runDbStatements } from './bench-load/db-statements.js';
 import { runSearch } from './bench-load/search.js';
-import { type ConfigResult, describeImages, makeUploadImages, modelOnlyFigure, runUploadConfig } from './bench-load/uploads.js';
+import { ModelOnlyMeter } from './bench-load/model-only.js';
+import { killChildren } from './bench/run-child.js';
+import { type ConfigResult, describeImages, makeUploadImages, runUploadConfig, storedModelOnlyFigure } from './bench-load/uploads.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +47,7 @@ const { values } = parseArgs({
     'exact-probes': { type: 'string' },
     workers: { type: 'string' },
     uploads: { type: 'string' },
+    warmup: { type: 'string' },
     clients: { type: 'string' },
     repeats: { type: 'string' },
     ef: { type: 'string' },
@@ -82,6 +86,9 @@ const exactProbesLarge = Number(values['exact-probes'] ?? 50);
 const workers = list(values.workers, quick ? [1, 2] : [1, 2, 4]);
 const uploads = Number(values.uploads ?? (quick ? 40 : 300));
 const clients = Number(values.clients ?? 32);
+// Uploads under the measured load before the measured window, unmeasured (0: none).
+const warmLoadCount = Number(values.warmup ?? (quick ? 0 : 5 * clients));
+if (!Number.isInteger(warmLoadCount) || warmLoadCount < 0) throw new Error('--warmup: a whole number of uploads (0: none)');
 // Uploads/s moves a few percent between runs of the same code here: the median of several is the figure.
 const repeats = Number(values.repeats ?? (quick ? 1 : 3));
 // hnsw.ef_search values (HNSW_EF_SEARCH, one API process each) and hnswlib's ef.
@@ -156,9 +163,13 @@ try {
     const warmupCount = Math.max(4, 2 * Math.max(...workers));
     const images = await makeUploadImages(uploads, 10_000);
     const warmup = await makeUploadImages(warmupCount, 90_000);
+    const warmLoad = await makeUploadImages(warmLoadCount, 200_000);
     const unloaded = await makeUploadImages(10, 50_000);
-    const modelOnly = await modelOnlyFigure();
-    const configurations: ConfigResult[] = [];
+    const stored = await storedModelOnlyFigure();
+    // The divisor of the target, measured here: before the uploads and after each worker count.
+    const meter = new ModelOnlyMeter({ cacheDir: modelEnv.MODEL_CACHE_DIR, imagesPerHost: quick ? 16 : 64, log });
+    await phase('model only, before the uploads', () => meter.measure('before the uploads'));
+    let configurations: ConfigResult[] = [];
     for (const w of workers) {
       log(`(b) ${w} worker process${w > 1 ? 'es' : ''}`);
       try {
@@ -167,7 +178,7 @@ try {
           if (repeats > 1) log(`  run ${r + 1} of ${repeats}`);
           runs.push(
             await phase(`uploads, ${w} worker${w > 1 ? 's' : ''}${repeats > 1 ? `, run ${r + 1}` : ''}`, () =>
-              runUploadConfig(w, { images, warmup, unloaded }, { workers, uploads, clients, modelEnv, database, log }, modelOnly.imagesPerSecond),
+              runUploadConfig(w, { images, warmup, warmLoad, unloaded }, { workers, uploads, clients, modelEnv, database, log }),
             ),
           );
         }
@@ -179,7 +190,21 @@ try {
         log(`uploads with ${w} workers failed: ${(e as Error).message}`);
         exitCode = 1;
       }
+      await phase(`model only, after ${w} worker${w > 1 ? 's' : ''}`, () => meter.measure(`after ${w} worker${w > 1 ? 's' : ''}`));
     }
+    const reference = meter.reference();
+    const ratio = (ups: number, ref: number | null) => (ref ? Math.round((ups / ref) * 1000) / 1000 : null);
+    configurations = configurations.map((c) => ({
+      ...c,
+      ratioToModelOnly: ratio(c.uploadsPerSecond, reference.imagesPerSecond),
+      ratioToStoredModelOnly: ratio(c.uploadsPerSecond, stored.imagesPerSecond),
+    }));
+    const measuredRuns = reference.runs.flatMap((x) => (x.imagesPerSecond === null ? [] : [`${x.imagesPerSecond} (batch ${x.batch}, ${x.when})`]));
+    const modelOnly = {
+      imagesPerSecond: reference.imagesPerSecond,
+      source: `measured in this run: ${reference.way}, ${reference.imagesPerHost} images per host`,
+      note: reference.imagesPerSecond === null ? 'the model-only runs failed' : `best of ${measuredRuns.length} runs: ${measuredRuns.join(', ')}`,
+    };
     let databaseStatements: DbStatementsResult | null = null;
     // PGlite's own statements, in this process; a native server is measured as a whole above.
     if (database === 'pglite') {
@@ -196,16 +221,20 @@ try {
       databaseStatements,
       clients,
       uploadsPerConfiguration: uploads,
+      warmupUnderLoad: warmLoadCount,
       images: describeImages(images),
       method:
-        'closed loop: each client uploads, waits for the classificationReady event of its image, then uploads the next; service defaults otherwise (WORKER_CONCURRENCY unset: 2 × EMBED_BATCH = 16 jobs held per worker, EMBED_BATCH 8, EMBED_BATCH_WAIT_MS 10, DATABASE_POOL_SIZE 10, LOG_LEVEL info)',
+        `closed loop: each client uploads, waits for the classificationReady event of its image, then uploads the next; ${warmLoadCount} unmeasured uploads in the same loop first; service defaults otherwise (WORKER_CONCURRENCY unset: 2 × EMBED_BATCH = 16 jobs held per worker, EMBED_BATCH 8, EMBED_BATCH_WAIT_MS 10, DATABASE_POOL_SIZE 10, LOG_LEVEL info)`,
       modelEnv,
       modelOnly,
+      modelOnlyRuns: reference.runs,
+      modelOnlyStored: stored,
       configurations,
     };
   }
 } finally {
   await cleanupAll();
+  killChildren();
 }
 
 const targets = computeTargets(search, uploadsResult);

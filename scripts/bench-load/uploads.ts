@@ -60,7 +60,10 @@ export interface ConfigResult {
   model: { id: string; runtime: string; pretrained: boolean } | null;
   cpu: CpuBreakdown;
   memory: { process: string; pid: number; peakMiB: number | null; endMiB: number | null }[];
+  /** Uploads/s over the model-only images/s measured in the same run (ModelOnlyMeter). */
   ratioToModelOnly: number | null;
+  /** Uploads/s over bench:embed's stored figure (bench/results/embed.json), for comparison; absent in older results. */
+  ratioToStoredModelOnly?: number | null;
 }
 
 export interface CpuBreakdown {
@@ -200,11 +203,44 @@ class EventLog {
   }
 }
 
+/** `clients` clients, each uploading the next image and waiting for its event before the next. */
+async function closedLoop(port: number, events: EventLog, images: UploadImage[], collection: string, clients: number, log: (m: string) => void) {
+  const uploadMs: number[] = [];
+  const ttcMs: number[] = [];
+  const ids: string[] = [];
+  const missed: string[] = [];
+  let failedUploads = 0;
+  let next = 0;
+  let last = 0;
+  const first = performance.now();
+  const client = async () => {
+    while (next < images.length) {
+      const image = images[next++];
+      const start = performance.now();
+      const res = await upload(port, image, collection);
+      uploadMs.push(performance.now() - start);
+      if (!res.id) {
+        failedUploads++;
+        if (failedUploads <= 3) log(`  upload failed: ${res.error}`);
+        continue;
+      }
+      ids.push(res.id);
+      const at = await events.wait(res.id, 180_000);
+      if (at === null) missed.push(res.id);
+      else {
+        ttcMs.push(at - start);
+        last = Math.max(last, at);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  return { uploadMs, ttcMs, ids, missed, failedUploads, first, last };
+}
+
 export async function runUploadConfig(
   workers: number,
-  sets: { images: UploadImage[]; warmup: UploadImage[]; unloaded: UploadImage[] },
+  sets: { images: UploadImage[]; warmup: UploadImage[]; warmLoad: UploadImage[]; unloaded: UploadImage[] },
   opts: UploadOptions,
-  modelOnlyImagesPerSecond: number | null,
 ): Promise<ConfigResult> {
   const { log } = opts;
   const { images, warmup: warmupImages } = sets;
@@ -254,6 +290,13 @@ export async function runUploadConfig(
       return r.id;
     });
     for (const id of warmIds) if ((await events.wait(id, 180_000)) === null) throw new Error(`warm-up image ${id} not classified in 180 s`);
+    // Then the same closed loop as the measured run, unmeasured: a service runs with its code
+    // compiled and its pools and caches filled, not in the first seconds after it started.
+    if (sets.warmLoad.length > 0) {
+      log(`  warming up under load: ${sets.warmLoad.length} uploads from ${opts.clients} clients`);
+      const warmLoop = await closedLoop(api.port, events, sets.warmLoad, 'warmup', opts.clients, log);
+      if (warmLoop.failedUploads > 0 || warmLoop.missed.length > 0) throw new Error(`warm-up under load: ${warmLoop.failedUploads} uploads failed, ${warmLoop.missed.length} events missed`);
+    }
 
     // Unloaded: one upload at a time, each waited for.
     const unloadedMs: number[] = [];
@@ -276,36 +319,11 @@ export async function runUploadConfig(
     ];
     const cpu = new CpuWindow(procs);
     log(`  ${images.length} uploads from ${opts.clients} clients`);
-    const uploadMs: number[] = [];
-    const ttcMs: number[] = [];
-    const ids: string[] = [];
-    let failedUploads = 0;
-    let missed: string[] = [];
-    let next = 0;
-    let last = 0;
     cpu.start();
-    const first = performance.now();
-    const client = async () => {
-      while (next < images.length) {
-        const image = images[next++];
-        const start = performance.now();
-        const res = await upload(api.port, image, 'load');
-        uploadMs.push(performance.now() - start);
-        if (!res.id) {
-          failedUploads++;
-          if (failedUploads <= 3) log(`  upload failed: ${res.error}`);
-          continue;
-        }
-        ids.push(res.id);
-        const at = await events!.wait(res.id, 180_000);
-        if (at === null) missed.push(res.id);
-        else {
-          ttcMs.push(at - start);
-          last = Math.max(last, at);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: opts.clients }, client));
+    const loop = await closedLoop(api.port, events, images, 'load', opts.clients, log);
+    const { uploadMs, ttcMs, ids } = loop;
+    let { failedUploads, missed } = loop;
+    const { first, last } = loop;
     const wallSeconds = ((last || performance.now()) - first) / 1000;
     const report = cpu.stop();
     const mem = procs.map((p) => {
@@ -342,7 +360,8 @@ export async function runUploadConfig(
       model,
       cpu: breakdown(report, ttcMs.length),
       memory: mem,
-      ratioToModelOnly: modelOnlyImagesPerSecond ? round(ttcMs.length / wallSeconds / modelOnlyImagesPerSecond, 3) : null,
+      // Set once the run's model-only reference is known (it is measured after this configuration too).
+      ratioToModelOnly: null,
     };
     log(
       `  ${workers} worker(s): ${result.uploadsPerSecond} uploads/s, time-to-classification p50 ${result.timeToClassificationMs.p50} ms p99 ${result.timeToClassificationMs.p99} ms; ${result.cpu.limit}`,
@@ -434,7 +453,8 @@ function breakdown(r: CpuReport, classified: number): CpuBreakdown {
  * `results` rows (runtime × threads × batch) and its `twoCores` variants (several model hosts);
  * never its end-to-end rows.
  */
-export async function modelOnlyFigure(file = path.join(ROOT, 'bench/results/embed.json')): Promise<{ imagesPerSecond: number | null; source: string; note: string }> {
+/** bench:embed's best onnx-cpu model-only figure of record, from bench/results/embed.json. */
+export async function storedModelOnlyFigure(file = path.join(ROOT, 'bench/results/embed.json')): Promise<{ imagesPerSecond: number | null; source: string; note: string }> {
   let json: any;
   try {
     json = JSON.parse(await fs.readFile(file, 'utf8'));
