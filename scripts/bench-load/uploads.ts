@@ -207,7 +207,6 @@ class EventLog {
 async function closedLoop(port: number, events: EventLog, images: UploadImage[], collection: string, clients: number, log: (m: string) => void) {
   const uploadMs: number[] = [];
   const ttcMs: number[] = [];
-  const ids: string[] = [];
   const missed: string[] = [];
   let failedUploads = 0;
   let next = 0;
@@ -224,7 +223,6 @@ async function closedLoop(port: number, events: EventLog, images: UploadImage[],
         if (failedUploads <= 3) log(`  upload failed: ${res.error}`);
         continue;
       }
-      ids.push(res.id);
       const at = await events.wait(res.id, 180_000);
       if (at === null) missed.push(res.id);
       else {
@@ -234,7 +232,7 @@ async function closedLoop(port: number, events: EventLog, images: UploadImage[],
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
-  return { uploadMs, ttcMs, ids, missed, failedUploads, first, last };
+  return { uploadMs, ttcMs, missed, failedUploads, first, last };
 }
 
 export async function runUploadConfig(
@@ -321,9 +319,8 @@ export async function runUploadConfig(
     log(`  ${images.length} uploads from ${opts.clients} clients`);
     cpu.start();
     const loop = await closedLoop(api.port, events, images, 'load', opts.clients, log);
-    const { uploadMs, ttcMs, ids } = loop;
-    let { failedUploads, missed } = loop;
-    const { first, last } = loop;
+    const { uploadMs, ttcMs, failedUploads, first, last } = loop;
+    let { missed } = loop;
     const wallSeconds = ((last || performance.now()) - first) / 1000;
     const report = cpu.stop();
     const mem = procs.map((p) => {
