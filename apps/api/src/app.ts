@@ -48,6 +48,7 @@ export async function startApi(
     limits,
     queryTimeoutMs: config.QUERY_TIMEOUT_MS,
     model: searchModel,
+    models: infra.models,
   });
   const server = await startApiServer(
     {

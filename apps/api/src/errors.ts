@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
+import { InvalidInputError, NotFoundError, UnavailableError } from '@lookalike/shared/domain/errors';
 import { GraphQLError } from 'graphql';
 
 /** Maps use-case errors to GraphQL errors with codes clients can branch on. */
@@ -7,6 +7,7 @@ export function toGraphQLError(error: unknown): unknown {
     return new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', ...error.details } });
   }
   if (error instanceof NotFoundError) return new GraphQLError(error.message, { extensions: { code: 'NOT_FOUND' } });
+  if (error instanceof UnavailableError) return new GraphQLError(error.message, { extensions: { code: 'SERVICE_UNAVAILABLE' } });
   return error;
 }
 

@@ -179,6 +179,8 @@ export type ModelRole = { role: 'active' } | { role: 'pending'; reembeddingId: s
  * Which model's vectors are live. One model is active; a worker with another model makes it
  * pending and starts a re-embedding; completing that switches the two atomically.
  */
+export type ModelState = 'active' | 'pending' | 'retired';
+
 export interface ModelRegistry {
   /**
    * A worker's model at start-up. The first model becomes active; with no live vectors to replace,
@@ -187,6 +189,8 @@ export interface ModelRegistry {
    */
   register(info: ModelInfo): Promise<ModelRole>;
   active(): Promise<ModelInfo | null>;
+  /** Where a model stands: `active`, `pending` (a switch to it is under way), `retired`, or null when never registered. */
+  state(modelId: string): Promise<ModelState | null>;
   /** Finishes a re-embedding with nothing left to do; for a model switch, switches. False: not yet, or done already. */
   complete(reembeddingId: string): Promise<boolean>;
   /**

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidInputError, NotFoundError } from '@lookalike/shared/domain/errors';
+import { InvalidInputError, NotFoundError, UnavailableError } from '@lookalike/shared/domain/errors';
 import type { NeighborHit } from '@lookalike/shared/domain/image';
 import type { ImageCodec, ImageRepository, JobQueue, MetadataFilter, ModelRegistry, ObjectStore, VectorIndex } from '@lookalike/shared/ports';
 import type { UploadLimits } from './upload-image.service.js';
 
 export const MAX_K = 100;
+
+/** Query jobs a search sends before it refuses an answer from a retired model's worker. */
+export const QUERY_EMBED_ATTEMPTS = 2;
 
 export function validateK(k: number): number {
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new InvalidInputError(`k must be a whole number from 1 to ${MAX_K}, got ${k}.`);
@@ -47,6 +50,8 @@ export class SearchService {
       queryTimeoutMs: number;
       /** The model whose vectors are searched (the active one); may be the last one seen unless `fresh`. */
       model: SearchModel;
+      /** Where the model that embedded a query picture stands. */
+      models: Pick<ModelRegistry, 'state'>;
     },
   ) {}
 
@@ -75,16 +80,32 @@ export class SearchService {
     return this.deps.vectors.nearest({ vector, model, k, collection, where });
   }
 
-  /** A worker embeds the picture (the model lives there) and hands back the vector; nothing is kept. */
+  /**
+   * A worker embeds the picture (the model lives there) and hands back the vector; nothing is kept.
+   * Any worker may take the job. The vector of the active model, or of a pending one (during a
+   * switch the new model's workers answer, against its vectors made so far), is searched; one of a
+   * retired model (workers still running after a cancelled or completed switch) would be compared
+   * with vectors on their way out: the job is sent again, and after that the search is refused.
+   */
   async embedUpload(bytes: Buffer): Promise<{ vector: Float32Array; model: string }> {
-    const { objects, codec, queue, limits } = this.deps;
+    const { objects, codec, queue, limits, models } = this.deps;
     if (bytes.length > limits.maxBytes) throw new InvalidInputError(`The file is larger than the ${limits.maxBytes} byte upload limit.`);
     const info = await codec.inspect(bytes, { maxPixels: limits.maxPixels });
     // The model lives in the workers: hand them the image through the store, keep nothing after.
     const objectKey = `queries/${randomUUID()}`;
     await objects.put(objectKey, bytes, info.contentType);
     try {
-      return await queue.embedQueryImage({ v: 1, objectKey }, this.deps.queryTimeoutMs);
+      let answered: { vector: Float32Array; model: string } | undefined;
+      for (let attempt = 0; attempt < QUERY_EMBED_ATTEMPTS; attempt++) {
+        answered = await queue.embedQueryImage({ v: 1, objectKey }, this.deps.queryTimeoutMs);
+        const state = answered.model === (await this.deps.model()) ? 'active' : await models.state(answered.model);
+        if (state === 'active' || state === 'pending') return answered;
+      }
+      const active = await this.deps.model({ fresh: true });
+      throw new UnavailableError(
+        `The query image was embedded by a worker of model ${answered!.model}, which is retired${active ? ` (the active model is ${active})` : ''}: ` +
+          'its workers should be stopped. Try again; a worker of the active model will answer.',
+      );
     } finally {
       await objects.delete(objectKey).catch(() => {});
     }

@@ -1,4 +1,4 @@
-import type { ModelInfo, ModelRegistry, ModelRole } from '../ports.js';
+import type { ModelInfo, ModelRegistry, ModelRole, ModelState } from '../ports.js';
 import type { SqlClient } from './sql-client.js';
 import { isUuid } from './image-repository.js';
 import { hnswIndexName } from './vector-index.js';
@@ -63,6 +63,11 @@ export class SqlModelRegistry implements ModelRegistry {
   async active(): Promise<ModelInfo | null> {
     const [row] = await this.db.query<{ info: ModelInfo }>("SELECT info FROM models WHERE state = 'active'");
     return row?.info ?? null;
+  }
+
+  async state(modelId: string): Promise<ModelState | null> {
+    const [row] = await this.db.query<{ state: ModelState }>('SELECT state FROM models WHERE id = $1', [modelId]);
+    return row?.state ?? null;
   }
 
   complete(reembeddingId: string): Promise<boolean> {

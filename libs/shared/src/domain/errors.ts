@@ -14,3 +14,8 @@ export class InvalidImageError extends InvalidInputError {
 export class NotFoundError extends Error {
   override readonly name: string = 'NotFoundError';
 }
+
+/** Nothing wrong with the request, but the service cannot answer it right now: asking again may work. */
+export class UnavailableError extends Error {
+  override readonly name: string = 'UnavailableError';
+}
