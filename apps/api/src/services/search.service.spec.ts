@@ -94,7 +94,7 @@ test('byImageId after a model switch: the remembered model fails the SQL check, 
  * A search by picture whose query jobs are answered, in turn, by workers of `answeredBy`; the
  * object store and the queue are fakes (the worker is not what is tested), the models are real.
  */
-function byPicture(answeredBy: string[]) {
+function byPicture(answeredBy: string[], lastSeenActive: SearchModel = model) {
   const stored = new Map<string, Buffer>();
   const jobs: string[] = [];
   const objects = {
@@ -111,7 +111,7 @@ function byPicture(answeredBy: string[]) {
     },
   } as unknown as JobQueue;
   const codec = { inspect: async () => ({ format: 'png', contentType: 'image/png', width: 1, height: 1 }) } as never;
-  const search = new SearchService({ images, vectors, objects, codec, queue, limits: { maxBytes: 100, maxPixels: 100 }, queryTimeoutMs: 1, model, models: registry });
+  const search = new SearchService({ images, vectors, objects, codec, queue, limits: { maxBytes: 100, maxPixels: 100 }, queryTimeoutMs: 1, model: lastSeenActive, models: registry });
   return { search, jobs, stored };
 }
 
@@ -148,6 +148,10 @@ test('embedUpload: an answer of the active or a pending model is searched; one o
 
   // Clients can branch on it: nothing wrong with their request, ask again.
   assert.equal((toGraphQLError(new UnavailableError('x')) as { extensions: { code: string } }).extensions.code, 'SERVICE_UNAVAILABLE');
+
+  // An API process that last saw the retired model active (a switch completed since) refuses it too.
+  const staleView: SearchModel = async (options) => (options?.fresh ? model(options) : 'test:retired-3');
+  await assert.rejects(byPicture(['test:retired-3', 'test:retired-3'], staleView).search.embedUpload(Buffer.from('x')), UnavailableError);
 
   // A model no registry knows (its row purged) is no better than a retired one.
   await assert.rejects(byPicture(['test:unknown-3', 'test:unknown-3']).search.byUpload(Buffer.from('x'), 5), UnavailableError);

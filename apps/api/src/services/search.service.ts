@@ -98,7 +98,8 @@ export class SearchService {
       let answered: { vector: Float32Array; model: string } | undefined;
       for (let attempt = 0; attempt < QUERY_EMBED_ATTEMPTS; attempt++) {
         answered = await queue.embedQueryImage({ v: 1, objectKey }, this.deps.queryTimeoutMs);
-        const state = answered.model === (await this.deps.model()) ? 'active' : await models.state(answered.model);
+        // Read each time: the model this process last saw active may have retired since.
+        const state = await models.state(answered.model);
         if (state === 'active' || state === 'pending') return answered;
       }
       const active = await this.deps.model({ fresh: true });
