@@ -58,3 +58,11 @@ test('observability: /metrics on, Bull Board off at /admin/queues by default; a 
     assert.throws(() => loadConfig({ BULL_BOARD_PATH: bad }), /BULL_BOARD_PATH/, bad);
   }
 });
+
+test("PGLITE_SHARED_BUFFERS: PGlite's own 128MB unless set; a size with its unit or a clear error", () => {
+  assert.equal(loadConfig({}).PGLITE_SHARED_BUFFERS, '128MB');
+  assert.equal(loadConfig({ PGLITE_SHARED_BUFFERS: '1GB' }).PGLITE_SHARED_BUFFERS, '1GB');
+  for (const bad of ['1024', '1 GB', '1gb', '0MB', '1GB; DROP TABLE images']) {
+    assert.throws(() => loadConfig({ PGLITE_SHARED_BUFFERS: bad }), /PGLITE_SHARED_BUFFERS: must be a size such as 128MB or 1GB/, bad);
+  }
+});

@@ -17,6 +17,16 @@ const schema = z
     /** Postgres with pgvector. Unset: embedded PGlite under DATA_DIR/pgdata. */
     DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_SIZE: int(1, 200).default(10),
+    /**
+     * Embedded PGlite's buffer cache (DATABASE_URL unset), allocated at start. PGlite reads a page
+     * it does not hold there through JavaScript, so searches are fastest when the HNSW index fits:
+     * about 8 KiB per 1024-d vector (bench:load: 100k vectors, 781 MiB; 1GB halves the search time).
+     * WebAssembly caps PGlite's memory at 2 GiB, index builds and queries included.
+     */
+    PGLITE_SHARED_BUFFERS: z
+      .string()
+      .regex(/^[1-9][0-9]*(kB|MB|GB)$/, 'must be a size such as 128MB or 1GB')
+      .default('128MB'),
     /** Opening a database connection, or waiting for a free one in the pool, fails after this long. */
     DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
     /** false: leave migrations to `npm run migrate` (compose/k8s one-shot job) and wait until they have run. */

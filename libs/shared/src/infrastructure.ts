@@ -40,7 +40,7 @@ export async function openDatabase(config: Config, db?: SqlClient): Promise<SqlC
     db ??
     (config.DATABASE_URL
       ? await PgClient.connect(config.DATABASE_URL, config.DATABASE_POOL_SIZE, config.DATABASE_CONNECT_TIMEOUT_MS)
-      : await PGliteClient.open(path.join(config.dataDir, 'pgdata')));
+      : await PGliteClient.open(path.join(config.dataDir, 'pgdata'), { sharedBuffers: config.PGLITE_SHARED_BUFFERS }));
   if (config.MIGRATE_ON_START) await migrate(client);
   else await waitForMigrations(client);
   await checkPgvector(client);

@@ -31,10 +31,18 @@ export class PGliteClient extends PGliteQueryable {
     super(pglite);
   }
 
-  /** `dataDir` undefined keeps the database in memory (tests). */
-  static async open(dataDir?: string): Promise<PGliteClient> {
+  /**
+   * `dataDir` undefined keeps the database in memory (tests). `sharedBuffers` (e.g. `1GB`) is
+   * Postgres' buffer cache: unset, PGlite's 128MB. A page PGlite does not find there is read
+   * through Emscripten's file system, in JavaScript, and costs far more than a real Postgres's
+   * read from the OS cache; an HNSW scan reads thousands of pages, so a search is fastest when the
+   * index fits. The whole cache is allocated at start.
+   */
+  static async open(dataDir?: string, options: { sharedBuffers?: string } = {}): Promise<PGliteClient> {
     if (dataDir) await fs.mkdir(dataDir, { recursive: true });
-    const pglite = await PGlite.create({ dataDir, extensions: { vector } });
+    // A server flag, not postgresql.conf: PGlite's `postgresqlconf` would overwrite the file initdb wrote.
+    const startParams = options.sharedBuffers ? [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffers}`] : undefined;
+    const pglite = await PGlite.create({ dataDir, extensions: { vector }, startParams });
     return new PGliteClient(pglite);
   }
 
