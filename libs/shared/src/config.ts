@@ -43,7 +43,7 @@ const schema = z
     MAX_IMAGE_PIXELS: int(1).default(50_000_000),
     /** Neighbours that vote on a label. */
     KNN_K: int(1, 100).default(5),
-    /** 150: at 100k vectors recall@5 0.97 with a GraphQL p99 of 23 ms (100: 0.95, 21.5 ms; 200: 0.98, 24 ms; bench:load). */
+    /** 150: at 100k vectors recall@5 0.96–0.985 (by HNSW build) with a GraphQL p99 of 10 ms (100: 0.94, 11 ms; bench:load). */
     HNSW_EF_SEARCH: int(1, 1000).default(150),
     /** `densenet121` in production; `tiny` is the small DenseNet the tests inject. */
     MODEL: z.enum(['densenet121', 'tiny']).default('densenet121'),
