@@ -59,10 +59,15 @@ test('observability: /metrics on, Bull Board off at /admin/queues by default; a 
   }
 });
 
-test("PGLITE_SHARED_BUFFERS: PGlite's own 128MB unless set; a size with its unit or a clear error", () => {
+test("PGLITE_SHARED_BUFFERS: PGlite's own 128MB unless set; a size with its unit, within PGlite's memory, or a clear error", () => {
   assert.equal(loadConfig({}).PGLITE_SHARED_BUFFERS, '128MB');
   assert.equal(loadConfig({ PGLITE_SHARED_BUFFERS: '1GB' }).PGLITE_SHARED_BUFFERS, '1GB');
   for (const bad of ['1024', '1 GB', '1gb', '0MB', '1GB; DROP TABLE images']) {
     assert.throws(() => loadConfig({ PGLITE_SHARED_BUFFERS: bad }), /PGLITE_SHARED_BUFFERS: must be a size such as 128MB or 1GB/, bad);
+  }
+  // PGlite's 2 GiB: 2GB does not start (measured), so the most is 1536MB.
+  assert.equal(loadConfig({ PGLITE_SHARED_BUFFERS: '1536MB' }).PGLITE_SHARED_BUFFERS, '1536MB');
+  for (const big of ['1537MB', '2GB', '3000000kB']) {
+    assert.throws(() => loadConfig({ PGLITE_SHARED_BUFFERS: big }), /PGLITE_SHARED_BUFFERS: at most 1536MB: PGlite has 2 GiB of memory in all/, big);
   }
 });
