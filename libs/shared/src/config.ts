@@ -29,7 +29,8 @@ const schema = z
       .string()
       .regex(/^[1-9][0-9]*(kB|MB|GB)$/, 'must be a size such as 128MB or 1GB')
       // 2GB and over, PGlite fails to start with no reason given; keep room for queries and builds.
-      .refine((size) => sizeMiB(size) <= 1536, 'at most 1536MB: PGlite has 2 GiB of memory in all, queries and index builds included')
+      // Not a size at all (NaN): the regex above is the one message.
+      .refine((size) => !(sizeMiB(size) > 1536), 'at most 1536MB: PGlite has 2 GiB of memory in all, queries and index builds included')
       .default('128MB'),
     /** Opening a database connection, or waiting for a free one in the pool, fails after this long. */
     DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
