@@ -2,6 +2,7 @@ import path from 'node:path';
 import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
 import type { Config } from '@lookalike/shared/config';
 import type { SqlClient } from '@lookalike/shared/db/sql-client';
+import { hnswIndexesBeyondSharedBuffers } from '@lookalike/shared/db/vector-index';
 import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
 import { type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
 import type { Embedder } from '@lookalike/shared/ports';
@@ -35,6 +36,15 @@ export async function startAllInOne(
     log('started a local redis-server', { url: redis.url });
   }
   const db = await openDatabase(config, options.db);
+  if (!options.db && !config.DATABASE_URL) {
+    const beyond = await hnswIndexesBeyondSharedBuffers(db);
+    if (beyond) {
+      options.warn?.(
+        `PGlite's HNSW indexes (${beyond.indexesMiB} MiB) do not fit in PGLITE_SHARED_BUFFERS (${beyond.sharedBuffersMiB} MiB): ` +
+          `searches read index pages through JavaScript and take about twice as long. Set PGLITE_SHARED_BUFFERS above ${Math.ceil(beyond.indexesMiB)}MB (at most 1536MB), or use PostgreSQL (DATABASE_URL).`,
+      );
+    }
+  }
   const infra = await createInfrastructure(config, { db });
   const embedder = await createEmbedder(config, options.warn);
   // One registry for the process: the API's /metrics shows the worker's batches too.

@@ -4,7 +4,7 @@ import { SqlImageRepository } from './image-repository.js';
 import { migrate } from './migrate.js';
 import { PGliteClient } from './pglite-client.js';
 import { prng as rng } from '../../../../test/fixtures/images.js';
-import { hnswIndexName, PgVectorIndex } from './vector-index.js';
+import { hnswIndexesBeyondSharedBuffers, hnswIndexName, PgVectorIndex } from './vector-index.js';
 
 const MODEL = 'test:synthetic-64';
 const DIM = 64;
@@ -216,4 +216,30 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
     assert.ok(cosineDistance(v, e.v) < 1e-6);
     assert.equal(await index.get(id, 'test:other-64'), null);
   });
+});
+
+test("HNSW indexes larger than shared_buffers are reported with both sizes; indexes that fit are not", async () => {
+  const db = await PGliteClient.open(undefined, { sharedBuffers: '1MB' });
+  try {
+    await migrate(db);
+    const model = 'test:cache-1024';
+    await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, 1024, '{}', 'active')", [model]);
+    const index = new PgVectorIndex(db, { efSearch: 40 });
+    await index.prepare(model, 1024);
+    assert.equal(await hnswIndexesBeyondSharedBuffers(db), null, 'an empty index fits');
+    const images = new SqlImageRepository(db);
+    const next = rng(7);
+    // A 1024-d element takes about half an 8 KiB page: 300 of them, about 1.2 MiB, against 1 MiB.
+    for (let i = 0; i < 300; i++) {
+      const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${i}`, objectKey: `k/${i}`, sizeBytes: 1, metadata: null });
+      await index.upsert(image.id, model, Float32Array.from({ length: 1024 }, () => next() - 0.5));
+    }
+    const beyond = await hnswIndexesBeyondSharedBuffers(db);
+    assert.ok(beyond, 'the index outgrew 1 MiB of buffers');
+    assert.equal(beyond.sharedBuffersMiB, 1);
+    const [{ bytes }] = await db.query<{ bytes: string }>(`SELECT pg_relation_size('${hnswIndexName(model)}') AS bytes`);
+    assert.equal(beyond.indexesMiB, Math.round((Number(bytes) / 2 ** 20) * 10) / 10);
+  } finally {
+    await db.close();
+  }
 });

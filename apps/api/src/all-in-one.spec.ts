@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from '@lookalike/shared/config';
+import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
+import { migrate } from '@lookalike/shared/db/migrate';
+import { PGliteClient } from '@lookalike/shared/db/pglite-client';
+import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
+import { startAllInOne } from './all-in-one.js';
+
+test('npm start on PGlite warns, with both sizes and what to set, when the HNSW indexes outgrow PGLITE_SHARED_BUFFERS', async () => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookalike-all-in-one-'));
+  try {
+    // A database from an earlier run: a 1024-d model's index of ~75 pages (0.6 MiB).
+    const db = await PGliteClient.open(path.join(dataDir, 'pgdata'));
+    await migrate(db);
+    await db.query("INSERT INTO models (id, dimension, info, state) VALUES ('earlier:1024', 1024, '{}', 'retired')");
+    const index = new PgVectorIndex(db, { efSearch: 40 });
+    await index.prepare('earlier:1024', 1024);
+    const images = new SqlImageRepository(db);
+    for (let i = 0; i < 80; i++) {
+      const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${i}`, objectKey: `k/${i}`, sizeBytes: 1, metadata: null });
+      await index.upsert(image.id, 'earlier:1024', Float32Array.from({ length: 1024 }, (_, j) => Math.sin(i * 1024 + j)));
+    }
+    await db.close();
+
+    const start = async (sharedBuffers: string) => {
+      const warnings: string[] = [];
+      const config = loadConfig({ MODEL: 'tiny', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', PGLITE_SHARED_BUFFERS: sharedBuffers });
+      const service = await startAllInOne(config, { warn: (m) => warnings.push(m) });
+      await service.close();
+      return warnings.filter((w) => w.includes('PGLITE_SHARED_BUFFERS'));
+    };
+    const [warning, ...more] = await start('256kB');
+    assert.equal(more.length, 0);
+    assert.match(warning, /^PGlite's HNSW indexes \(0\.[4-9] MiB\) do not fit in PGLITE_SHARED_BUFFERS \(0\.3 MiB\): .*Set PGLITE_SHARED_BUFFERS above 1MB \(at most 1536MB\), or use PostgreSQL \(DATABASE_URL\)\.$/);
+    assert.deepEqual(await start('128MB'), [], 'no warning when the indexes fit');
+  } finally {
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+});
