@@ -13,6 +13,15 @@ class PgQueryable implements SqlClient {
     await this.db.query(sql);
   }
 
+  /** pgvector's binary input (vector_recv): int16 dimension, int16 unused, big-endian float4s. `pg` sends a Buffer as binary. */
+  vectorParam(vector: Float32Array): Buffer {
+    const bytes = Buffer.allocUnsafe(4 + 4 * vector.length);
+    bytes.writeInt16BE(vector.length, 0);
+    bytes.writeInt16BE(0, 2);
+    for (let i = 0; i < vector.length; i++) bytes.writeFloatBE(vector[i], 4 + 4 * i);
+    return bytes;
+  }
+
   /** Already inside a transaction (PgClient opens it): the settings join that one. */
   async transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {
     await applyLocalSettings(this, options);

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
+import pgvector from 'pgvector';
 import { applyLocalSettings, type SqlClient, type TransactionOptions } from './sql-client.js';
 
 type Queryable = Pick<PGlite, 'query' | 'exec'> | Transaction;
@@ -15,6 +16,11 @@ class PGliteQueryable implements SqlClient {
 
   async exec(sql: string): Promise<void> {
     await this.db.exec(sql);
+  }
+
+  /** PGlite sends every parameter as text (a Buffer would arrive as bytes of text). */
+  vectorParam(vector: Float32Array): string {
+    return pgvector.toSql(Array.from(vector));
   }
 
   async transaction<R>(fn: (tx: SqlClient) => Promise<R>, options?: TransactionOptions): Promise<R> {

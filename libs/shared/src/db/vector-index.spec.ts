@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { startPgliteWire, stopPgliteWire } from '../../../../test/helpers/pglite-wire.js';
+import { freePort } from '../local-redis.js';
 import { SqlImageRepository } from './image-repository.js';
 import { migrate } from './migrate.js';
+import { PgClient } from './pg-client.js';
 import { PGliteClient } from './pglite-client.js';
 import { prng as rng } from '../../../../test/fixtures/images.js';
 import { hnswIndexesBeyondSharedBuffers, hnswIndexName, PgVectorIndex } from './vector-index.js';
@@ -241,5 +246,49 @@ test("HNSW indexes larger than shared_buffers are reported with both sizes; inde
     assert.equal(beyond.indexesMiB, Math.round((Number(bytes) / 2 ** 20) * 10) / 10);
   } finally {
     await db.close();
+  }
+});
+
+test('over the wire (pg, binary vector parameters) a vector is stored exactly as sent, and a search finds what it finds in-process', async () => {
+  const pglite = await PGlite.create({ extensions: { vector } });
+  const port = await freePort();
+  const wire = await startPgliteWire(pglite, port);
+  const db = await PgClient.connect(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`, 2);
+  try {
+    await migrate(db);
+    await db.query("INSERT INTO models (id, dimension, info, state) VALUES ($1, $2, '{}', 'active')", [MODEL, DIM]);
+    const index = new PgVectorIndex(db, { efSearch: 40 });
+    await index.prepare(MODEL, DIM);
+    const images = new SqlImageRepository(db);
+    const next = rng(9);
+    const add = async (collection: string, v: Float32Array) => {
+      const n = stored.length;
+      const image = await images.create({ collection, label: 'l', width: 1, height: 1, contentType: 'image/png', sha256: `s${n}`, objectKey: `k/${n}`, sizeBytes: 1, metadata: null });
+      await index.upsert(image.id, MODEL, v);
+      stored.push({ id: image.id, v, collection });
+    };
+    const stored: { id: string; v: Float32Array; collection: string }[] = [];
+    // Values text would spell differently: float32 extremes, a subnormal, negative zero, a third.
+    const edge = randomUnitVector(next);
+    edge.set([3.4028234663852886e38, -1.1754943508222875e-38, 1.401298464324817e-45, -0, 1 / 3], 0);
+    await add('edge', edge);
+    for (let i = 0; i < 50; i++) await add('c', randomUnitVector(next));
+    for (const { id, v } of stored.slice(0, 5)) assert.deepEqual(await index.get(id, MODEL), v);
+    const probe = stored[7];
+    const hits = await index.nearest({ vector: probe.v, model: MODEL, k: 5, collection: 'c', excludeImageId: probe.id });
+    const exact = stored
+      .filter((e) => e.collection === 'c' && e !== probe)
+      .map((e) => ({ id: e.id, d: cosineDistance(probe.v, e.v) }))
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 5);
+    assert.deepEqual(hits.map((h) => h.imageId), exact.map((e) => e.id));
+    hits.forEach((h, i) => assert.ok(Math.abs(h.distance - exact[i].d) < 1e-5));
+    // A vector of another size is refused by the database, binary or not.
+    await assert.rejects(index.nearest({ vector: new Float32Array(DIM + 1), model: MODEL, k: 5 }), /makes 64-d vectors/);
+    await assert.rejects(db.query(`SELECT $1::vector(${DIM})`, [db.vectorParam(new Float32Array(DIM + 1))]), /expected 64 dimensions, not 65/);
+  } finally {
+    await db.close();
+    await stopPgliteWire(wire);
+    await pglite.close();
   }
 });

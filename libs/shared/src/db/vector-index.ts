@@ -80,7 +80,7 @@ export class PgVectorIndex implements VectorIndex {
        SELECT id, $2, collection, label, metadata, $3::vector FROM images WHERE id = $1
        ON CONFLICT (image_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, label = EXCLUDED.label,
          metadata = EXCLUDED.metadata, created_at = clock_timestamp()`,
-      [imageId, model, pgvector.toSql(Array.from(vector))],
+      [imageId, model, this.db.vectorParam(vector)],
     );
   }
 
@@ -101,7 +101,7 @@ export class PgVectorIndex implements VectorIndex {
   nearestSql(query: NearestQuery): { sql: string; params: unknown[] } {
     const d = this.dimensions.get(query.model) ?? query.vector.length;
     if (query.vector.length !== d) throw new Error(`Model ${query.model} makes ${d}-d vectors, got ${query.vector.length}`);
-    const params: unknown[] = [pgvector.toSql(Array.from(query.vector)), query.k];
+    const params: unknown[] = [this.db.vectorParam(query.vector), query.k];
     const filters = this.filters(query, params);
     if (query.collection !== undefined) {
       params.push(query.collection);
