@@ -9,6 +9,7 @@ import { migrate } from '@lookalike/shared/db/migrate';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
 import { startAllInOne } from './all-in-one.js';
+import { testNewImage } from '../../../test/fixtures/new-image.js';
 
 test('npm start on PGlite warns, with both sizes and what to set, when the HNSW indexes outgrow PGLITE_SHARED_BUFFERS', async () => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookalike-all-in-one-'));
@@ -21,7 +22,7 @@ test('npm start on PGlite warns, with both sizes and what to set, when the HNSW 
     await index.prepare('earlier:1024', 1024);
     const images = new SqlImageRepository(db);
     for (let i = 0; i < 80; i++) {
-      const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${i}`, objectKey: `k/${i}`, sizeBytes: 1, metadata: null });
+      const image = await images.create(testNewImage(i));
       await index.upsert(image.id, 'earlier:1024', Float32Array.from({ length: 1024 }, (_, j) => Math.sin(i * 1024 + j)));
     }
     await db.close();

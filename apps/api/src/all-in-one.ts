@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
-import type { Config } from '@lookalike/shared/config';
+import { type Config, PGLITE_SHARED_BUFFERS_MAX_MB } from '@lookalike/shared/config';
 import type { SqlClient } from '@lookalike/shared/db/sql-client';
 import { hnswIndexesBeyondSharedBuffers } from '@lookalike/shared/db/vector-index';
 import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
@@ -41,7 +41,7 @@ export async function startAllInOne(
     if (beyond) {
       options.warn?.(
         `PGlite's HNSW indexes (${beyond.indexesMiB} MiB) do not fit in PGLITE_SHARED_BUFFERS (${beyond.sharedBuffersMiB} MiB): ` +
-          `searches read index pages through JavaScript and take about twice as long. Set PGLITE_SHARED_BUFFERS above ${Math.ceil(beyond.indexesMiB)}MB (at most 1536MB), or use PostgreSQL (DATABASE_URL).`,
+          `searches read index pages through JavaScript and take about twice as long. Set PGLITE_SHARED_BUFFERS above ${Math.ceil(beyond.indexesMiB)}MB (at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB), or use PostgreSQL (DATABASE_URL).`,
       );
     }
   }

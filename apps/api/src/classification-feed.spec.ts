@@ -13,6 +13,7 @@ import type { ClassificationRepository } from '@lookalike/shared/ports';
 import { Redis } from 'ioredis';
 import { withRestartableRedis } from '../../../test/helpers/restartable-redis.js';
 import { CLOCK_MARGIN_MS, classificationFeed, type DeliveredClassification, RecentlyDelivered } from './classification-feed.js';
+import { testNewImage } from '../../../test/fixtures/new-image.js';
 
 // The feed on a real redis-server (pub/sub, JSON on the wire) and PGlite; database reads are counted.
 let redis: LocalRedis;
@@ -48,7 +49,7 @@ let n = 0;
 /** An image with its result saved, as a worker leaves it; returns what `complete` returned. */
 async function classified(collection: string, label: string): Promise<{ classification: ClassificationRecord; image: ImageRecord }> {
   n++;
-  const image = await images.create({ collection, label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: { createdAt: 'user text, not a date' } });
+  const image = await images.create(testNewImage(n, { collection, metadata: { createdAt: 'user text, not a date' } }));
   const classification = { imageId: image.id, label, confidence: 0.75, neighbors: [{ imageId: image.id, label, distance: 0.1 }], model: 'm', createdAt: new Date() };
   return { classification, image: await stored.complete(classification, 'READY') };
 }
@@ -147,7 +148,7 @@ test('unsubscribing while the feed waits for an event it would skip ends it and 
 test('by imageId: a result saved while Redis was away is delivered once Redis is back', async () => {
   await withRestartableRedis('feed', async (restartBus, server) => {
     n++;
-    const image = await images.create({ collection: 'gap', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: {} });
+    const image = await images.create(testNewImage(n, { collection: 'gap', metadata: {} }));
     const feed = classificationFeed({ events: restartBus, classifications }, { imageId: image.id });
     const first = feed.next(); // subscribes, finds no result yet, waits
     await new Promise((r) => setTimeout(r, 200));

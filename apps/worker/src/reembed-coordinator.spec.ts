@@ -9,6 +9,7 @@ import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
 import type { EmbedImagePayload, Embedder, EventBus, JobQueue } from '@lookalike/shared/ports';
 import { testModelInfo } from '../../../test/fixtures/model-info.js';
 import { ReembedCoordinator, type ReembedDeps, ReembedImageService } from './reembed.service.js';
+import { testNewImage } from '../../../test/fixtures/new-image.js';
 
 const model = testModelInfo('m:a');
 const noEvents = { publishReembeddingProgress: async () => {} } as unknown as EventBus;
@@ -28,7 +29,7 @@ describe('ReembedCoordinator: the stale-image pass', () => {
     await new PgVectorIndex(db, { efSearch: 40 }).prepare(model.id, 3);
     stale = [];
     for (let n = 0; n < 4; n++) {
-      const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${n}`, objectKey: `k${n}`, sizeBytes: 1, metadata: {} });
+      const image = await images.create(testNewImage(n, { metadata: {} }));
       stale.push(image.id);
     }
     // Untouched for a minute, three QUEUED and one PROCESSING (its worker died): their jobs are taken to be lost.
@@ -88,7 +89,7 @@ describe('ReembedCoordinator: the checks that scan every image run once per inte
     await migrate(db);
     const images = new SqlImageRepository(db);
     await new PgVectorIndex(db, { efSearch: 40 }).prepare(model.id, 3);
-    const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} });
+    const image = await images.create(testNewImage(0, { metadata: {} }));
     await db.query("UPDATE images SET updated_at = now() - interval '1 minute'");
     const requeues: string[] = [];
     const workers = Array.from(
@@ -132,7 +133,7 @@ describe('ReembedImageService: jobs of another model', () => {
     models = new SqlModelRegistry(db);
     reembeddings = new SqlReembeddingRepository(db);
     await models.register(model); // m:a active
-    imageId = (await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: 's', objectKey: 'k', sizeBytes: 1, metadata: {} })).id;
+    imageId = (await images.create(testNewImage(0, { metadata: {} }))).id;
   });
 
   afterEach(() => db.close());

@@ -5,6 +5,8 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/** The most PGLITE_SHARED_BUFFERS may be, MiB: PGlite has 2 GiB in all, and at 2GB it does not start. */
+export const PGLITE_SHARED_BUFFERS_MAX_MB = 1536;
 /** A Postgres memory size (`512kB`, `128MB`, `1GB`) in MiB. */
 const sizeMiB = (size: string) => Number.parseInt(size, 10) * ({ kB: 1 / 1024, MB: 1, GB: 1024 }[size.replace(/^[0-9]+/, '')] ?? Number.NaN);
 
@@ -30,7 +32,7 @@ const schema = z
       .regex(/^[1-9][0-9]*(kB|MB|GB)$/, 'must be a size such as 128MB or 1GB')
       // 2GB and over, PGlite fails to start with no reason given; keep room for queries and builds.
       // Not a size at all (NaN): the regex above is the one message.
-      .refine((size) => !(sizeMiB(size) > 1536), 'at most 1536MB: PGlite has 2 GiB of memory in all, queries and index builds included')
+      .refine((size) => !(sizeMiB(size) > PGLITE_SHARED_BUFFERS_MAX_MB), `at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB: PGlite has 2 GiB of memory in all, queries and index builds included`)
       .default('128MB'),
     /** Opening a database connection, or waiting for a free one in the pool, fails after this long. */
     DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),

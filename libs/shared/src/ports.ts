@@ -175,12 +175,13 @@ export interface Reembedding {
 /** What a worker's model is for: serving (`active`), or being filled in before a switch (`pending`). */
 export type ModelRole = { role: 'active' } | { role: 'pending'; reembeddingId: string };
 
+/** Where a model stands in the registry: serving, being filled in before a switch, or replaced. */
+export type ModelState = 'active' | 'pending' | 'retired';
+
 /**
  * Which model's vectors are live. One model is active; a worker with another model makes it
  * pending and starts a re-embedding; completing that switches the two atomically.
  */
-export type ModelState = 'active' | 'pending' | 'retired';
-
 export interface ModelRegistry {
   /**
    * A worker's model at start-up. The first model becomes active; with no live vectors to replace,

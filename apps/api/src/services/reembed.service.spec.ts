@@ -9,6 +9,7 @@ import { SqlReembeddingRepository } from '@lookalike/shared/db/reembedding-repos
 import { testModelInfo } from '../../../../test/fixtures/model-info.js';
 import { type EventBus, type ReembedImagePayload, type ReembeddingEvent, SUBSCRIPTION_GAP, type SubscriptionGap } from '@lookalike/shared/ports';
 import { ReembedService } from './reembed.service.js';
+import { testNewImage } from '../../../../test/fixtures/new-image.js';
 
 // The use case on PGlite with the service's repositories. The event bus is scripted: the test says
 // which events (and gaps) the subscription yields; the bus itself is tested on a real redis-server.
@@ -66,7 +67,7 @@ before(async () => {
 after(() => db.close());
 
 async function readyImage(collection: string): Promise<string> {
-  const image = await images.create({ collection, label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s-${Math.random()}`, objectKey: `k-${Math.random()}`, sizeBytes: 1, metadata: null });
+  const image = await images.create(testNewImage(Math.random(), { collection }));
   await images.setStatus(image.id, 'READY');
   return image.id;
 }

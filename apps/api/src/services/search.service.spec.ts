@@ -9,6 +9,7 @@ import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
 import type { JobQueue, ObjectStore } from '@lookalike/shared/ports';
 import { toGraphQLError } from '../errors.js';
 import { activeSearchModel, QUERY_EMBED_ATTEMPTS, SearchService, type SearchModel } from './search.service.js';
+import { testNewImage } from '../../../../test/fixtures/new-image.js';
 
 const A = 'test:a-3';
 const B = 'test:b-3';
@@ -49,7 +50,7 @@ before(async () => {
 after(() => db.close());
 
 async function image(n: number, vector?: { model: string; v: number[] }): Promise<string> {
-  const row = await images.create({ collection: 'c', label: `l${n}`, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: null });
+  const row = await images.create(testNewImage(n, { label: `l${n}` }));
   if (vector) {
     await vectors.prepare(vector.model, 3);
     await vectors.upsert(row.id, vector.model, Float32Array.from(vector.v));

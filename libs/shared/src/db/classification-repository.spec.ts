@@ -4,6 +4,7 @@ import { SqlClassificationRepository } from './classification-repository.js';
 import { SqlImageRepository } from './image-repository.js';
 import { migrate } from './migrate.js';
 import { PGliteClient } from './pglite-client.js';
+import { testNewImage } from '../../../../test/fixtures/new-image.js';
 
 let db: PGliteClient;
 let images: SqlImageRepository;
@@ -19,7 +20,7 @@ before(async () => {
 after(() => db.close());
 
 const newImage = (n: number) =>
-  images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `sha-${n}`, objectKey: `k-${n}`, sizeBytes: 1, metadata: null });
+  images.create(testNewImage(n));
 const result = (imageId: string, label: string | null) => ({ imageId, label, confidence: 0.5, neighbors: [], model: 'm', createdAt: new Date() });
 
 test('claim marks an image PROCESSING and returns it; an unknown or malformed id gives null', async () => {

@@ -10,6 +10,7 @@ import { PgClient } from './pg-client.js';
 import { PGliteClient } from './pglite-client.js';
 import { prng as rng } from '../../../../test/fixtures/images.js';
 import { hnswIndexesBeyondSharedBuffers, hnswIndexName, PgVectorIndex } from './vector-index.js';
+import { testNewImage } from '../../../../test/fixtures/new-image.js';
 
 const MODEL = 'test:synthetic-64';
 const DIM = 64;
@@ -51,17 +52,7 @@ describe('PgVectorIndex on PGlite + pgvector', () => {
     for (let i = 0; i < TOTAL; i++) {
       const collection = i < SMALL ? 'rare' : 'common';
       const label = i % 3 === 0 ? null : `label-${i % 7}`;
-      const image = await images.create({
-        collection,
-        label,
-        width: 1,
-        height: 1,
-        contentType: 'image/png',
-        sha256: `sha-${i}`,
-        objectKey: `k/${i}`,
-        sizeBytes: 1,
-        metadata: null,
-      });
+      const image = await images.create(testNewImage(i, { collection, label }));
       const v = randomUnitVector(next);
       await index.upsert(image.id, MODEL, v);
       vectors.set(image.id, { v, collection, label });
@@ -236,7 +227,7 @@ test("HNSW indexes larger than shared_buffers are reported with both sizes; inde
     const next = rng(7);
     // A 1024-d element takes about half an 8 KiB page: 300 of them, about 1.2 MiB, against 1 MiB.
     for (let i = 0; i < 300; i++) {
-      const image = await images.create({ collection: 'c', label: null, width: 1, height: 1, contentType: 'image/png', sha256: `s${i}`, objectKey: `k/${i}`, sizeBytes: 1, metadata: null });
+      const image = await images.create(testNewImage(i));
       await index.upsert(image.id, model, Float32Array.from({ length: 1024 }, () => next() - 0.5));
     }
     const beyond = await hnswIndexesBeyondSharedBuffers(db);
@@ -263,7 +254,7 @@ test('over the wire (pg, binary vector parameters) a vector is stored exactly as
     const next = rng(9);
     const add = async (collection: string, v: Float32Array) => {
       const n = stored.length;
-      const image = await images.create({ collection, label: 'l', width: 1, height: 1, contentType: 'image/png', sha256: `s${n}`, objectKey: `k/${n}`, sizeBytes: 1, metadata: null });
+      const image = await images.create(testNewImage(n, { collection, label: 'l' }));
       await index.upsert(image.id, MODEL, v);
       stored.push({ id: image.id, v, collection });
     };
