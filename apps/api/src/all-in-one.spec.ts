@@ -8,7 +8,7 @@ import { SqlImageRepository } from '@lookalike/shared/db/image-repository';
 import { migrate } from '@lookalike/shared/db/migrate';
 import { PGliteClient } from '@lookalike/shared/db/pglite-client';
 import { PgVectorIndex } from '@lookalike/shared/db/vector-index';
-import { startAllInOne } from './all-in-one.js';
+import { beyondSharedBuffersWarning, startAllInOne } from './all-in-one.js';
 import { testNewImage } from '../../../test/fixtures/new-image.js';
 
 test('npm start on PGlite warns, with both sizes and what to set, when the HNSW indexes outgrow PGLITE_SHARED_BUFFERS', async () => {
@@ -36,9 +36,22 @@ test('npm start on PGlite warns, with both sizes and what to set, when the HNSW 
     };
     const [warning, ...more] = await start('256kB');
     assert.equal(more.length, 0);
-    assert.match(warning, /^PGlite's HNSW indexes \(0\.[4-9] MiB\) do not fit in PGLITE_SHARED_BUFFERS \(0\.3 MiB\): .*Set PGLITE_SHARED_BUFFERS above 1MB \(at most 1536MB\), or use PostgreSQL \(DATABASE_URL\)\.$/);
+    assert.match(
+      warning,
+      /^PGlite's HNSW indexes \(0\.[4-9] MiB\) do not fit in its buffer cache \(0\.3 MiB, PGLITE_SHARED_BUFFERS=256kB\): .*Set PGLITE_SHARED_BUFFERS to auto or above 1MB \(at most 1536MB\), or use PostgreSQL \(DATABASE_URL\)\.$/,
+    );
     assert.deepEqual(await start('128MB'), [], 'no warning when the indexes fit');
+    assert.deepEqual(await start('auto'), [], 'nor with auto');
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the warning says what to do: raise the setting, leave auto for a larger one, or move to PostgreSQL', () => {
+  assert.match(beyondSharedBuffersWarning({ indexesMiB: 1200.4, sharedBuffersMiB: 1024 }, 'auto'), /\(1024 MiB, PGLITE_SHARED_BUFFERS=auto\).* auto stops at 1024MB: set PGLITE_SHARED_BUFFERS above 1201MB \(at most 1536MB\), or use PostgreSQL/);
+  for (const setting of ['auto', '1536MB']) {
+    const warning = beyondSharedBuffersWarning({ indexesMiB: 1900, sharedBuffersMiB: 1024 }, setting);
+    assert.match(warning, /That is more than PGlite can hold \(at most 1536MB\): use PostgreSQL \(DATABASE_URL\)\.$/, setting);
+    assert.doesNotMatch(warning, /Set PGLITE|set PGLITE/);
   }
 });

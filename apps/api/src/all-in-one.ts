@@ -2,6 +2,7 @@ import path from 'node:path';
 import { PromMetrics } from '@lookalike/shared/adapters/prom-metrics';
 import { type Config, PGLITE_SHARED_BUFFERS_MAX_MB } from '@lookalike/shared/config';
 import type { SqlClient } from '@lookalike/shared/db/sql-client';
+import { PGLITE_AUTO_MAX_MB } from '@lookalike/shared/db/pglite-buffers';
 import { hnswIndexesBeyondSharedBuffers } from '@lookalike/shared/db/vector-index';
 import { createInfrastructure, type Infrastructure, openDatabase } from '@lookalike/shared/infrastructure';
 import { type LocalRedis, startLocalRedis } from '@lookalike/shared/local-redis';
@@ -35,15 +36,10 @@ export async function startAllInOne(
     config = { ...config, REDIS_URL: redis.url };
     log('started a local redis-server', { url: redis.url });
   }
-  const db = await openDatabase(config, options.db);
+  const db = await openDatabase(config, options.db, log);
   if (!options.db && !config.DATABASE_URL) {
     const beyond = await hnswIndexesBeyondSharedBuffers(db);
-    if (beyond) {
-      options.warn?.(
-        `PGlite's HNSW indexes (${beyond.indexesMiB} MiB) do not fit in PGLITE_SHARED_BUFFERS (${beyond.sharedBuffersMiB} MiB): ` +
-          `searches read index pages through JavaScript and take about twice as long. Set PGLITE_SHARED_BUFFERS above ${Math.ceil(beyond.indexesMiB)}MB (at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB), or use PostgreSQL (DATABASE_URL).`,
-      );
-    }
+    if (beyond) options.warn?.(beyondSharedBuffersWarning(beyond, config.PGLITE_SHARED_BUFFERS));
   }
   const infra = await createInfrastructure(config, { db });
   const embedder = await createEmbedder(config, options.warn);
@@ -66,4 +62,15 @@ export async function startAllInOne(
       if (errors.length > 0) throw errors[0];
     },
   };
+}
+
+/** What to tell the operator of an embedded PGlite whose HNSW indexes do not fit its buffer cache. */
+export function beyondSharedBuffersWarning(beyond: { indexesMiB: number; sharedBuffersMiB: number }, setting: string): string {
+  const what =
+    `PGlite's HNSW indexes (${beyond.indexesMiB} MiB) do not fit in its buffer cache (${beyond.sharedBuffersMiB} MiB, PGLITE_SHARED_BUFFERS=${setting}): ` +
+    'searches read index pages through JavaScript and take about twice as long.';
+  const needMB = Math.ceil(beyond.indexesMiB);
+  if (needMB >= PGLITE_SHARED_BUFFERS_MAX_MB) return `${what} That is more than PGlite can hold (at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB): use PostgreSQL (DATABASE_URL).`;
+  if (setting === 'auto') return `${what} auto stops at ${PGLITE_AUTO_MAX_MB}MB: set PGLITE_SHARED_BUFFERS above ${needMB}MB (at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB), or use PostgreSQL (DATABASE_URL).`;
+  return `${what} Set PGLITE_SHARED_BUFFERS to auto or above ${needMB}MB (at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB), or use PostgreSQL (DATABASE_URL).`;
 }

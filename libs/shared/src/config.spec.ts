@@ -59,13 +59,14 @@ test('observability: /metrics on, Bull Board off at /admin/queues by default; a 
   }
 });
 
-test("PGLITE_SHARED_BUFFERS: PGlite's own 128MB unless set; a size with its unit, within PGlite's memory, or a clear error", () => {
-  assert.equal(loadConfig({}).PGLITE_SHARED_BUFFERS, '128MB');
+test("PGLITE_SHARED_BUFFERS: auto unless set; auto or a size with its unit, within PGlite's memory, or a clear error", () => {
+  assert.equal(loadConfig({}).PGLITE_SHARED_BUFFERS, 'auto');
+  assert.equal(loadConfig({ PGLITE_SHARED_BUFFERS: 'auto' }).PGLITE_SHARED_BUFFERS, 'auto');
   assert.equal(loadConfig({ PGLITE_SHARED_BUFFERS: '1GB' }).PGLITE_SHARED_BUFFERS, '1GB');
-  for (const bad of ['1024', '1 GB', '1gb', '0MB', '1GB; DROP TABLE images']) {
+  for (const bad of ['1024', '1 GB', '1gb', '0MB', '1GB; DROP TABLE images', 'Auto', 'auto1GB']) {
     assert.throws(
       () => loadConfig({ PGLITE_SHARED_BUFFERS: bad }),
-      (e: Error) => /PGLITE_SHARED_BUFFERS: must be a size such as 128MB or 1GB/.test(e.message) && !/at most/.test(e.message),
+      (e: Error) => /PGLITE_SHARED_BUFFERS: must be auto or a size such as 128MB or 1GB/.test(e.message) && !/at most/.test(e.message),
       bad,
     );
   }

@@ -25,15 +25,17 @@ const schema = z
      * Embedded PGlite's buffer cache (DATABASE_URL unset), allocated at start. PGlite reads a page
      * it does not hold there through JavaScript, so searches are fastest when the HNSW index fits:
      * about 8 KiB per 1024-d vector (bench:load: 100k vectors, 781 MiB; 1GB halves the search time).
-     * WebAssembly caps PGlite's memory at 2 GiB, index builds and queries included.
+     * `auto`: PGlite's 128MB, or, when the indexes found at start are larger, room for them and a
+     * quarter more, up to 1GB (db/pglite-buffers.ts). WebAssembly caps PGlite's memory at 2 GiB,
+     * index builds and queries included.
      */
     PGLITE_SHARED_BUFFERS: z
       .string()
-      .regex(/^[1-9][0-9]*(kB|MB|GB)$/, 'must be a size such as 128MB or 1GB')
+      .regex(/^(auto|[1-9][0-9]*(kB|MB|GB))$/, 'must be auto or a size such as 128MB or 1GB')
       // 2GB and over, PGlite fails to start with no reason given; keep room for queries and builds.
-      // Not a size at all (NaN): the regex above is the one message.
+      // auto and non-sizes are NaN here and pass: a non-size gets the regex's message alone.
       .refine((size) => !(sizeMiB(size) > PGLITE_SHARED_BUFFERS_MAX_MB), `at most ${PGLITE_SHARED_BUFFERS_MAX_MB}MB: PGlite has 2 GiB of memory in all, queries and index builds included`)
-      .default('128MB'),
+      .default('auto'),
     /** Opening a database connection, or waiting for a free one in the pool, fails after this long. */
     DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(10_000),
     /** false: leave migrations to `npm run migrate` (compose/k8s one-shot job) and wait until they have run. */

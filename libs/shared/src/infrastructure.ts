@@ -9,6 +9,7 @@ import { SqlClassificationRepository } from './db/classification-repository.js';
 import { SqlImageRepository } from './db/image-repository.js';
 import { checkPgvector, migrate, waitForMigrations } from './db/migrate.js';
 import { PgClient } from './db/pg-client.js';
+import { openPGliteSizedForIndexes } from './db/pglite-buffers.js';
 import { PGliteClient } from './db/pglite-client.js';
 import type { SqlClient } from './db/sql-client.js';
 import { PgVectorIndex } from './db/vector-index.js';
@@ -35,16 +36,29 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, db?: SqlClient): Promise<SqlClient> {
-  const client =
-    db ??
-    (config.DATABASE_URL
-      ? await PgClient.connect(config.DATABASE_URL, config.DATABASE_POOL_SIZE, config.DATABASE_CONNECT_TIMEOUT_MS)
-      : await PGliteClient.open(path.join(config.dataDir, 'pgdata'), { sharedBuffers: config.PGLITE_SHARED_BUFFERS }));
+/**
+ * The configured database: Postgres by DATABASE_URL, else PGlite under DATA_DIR/pgdata (its buffer
+ * cache by PGLITE_SHARED_BUFFERS; `auto` says through `log` when it grew it), migrated or waited for.
+ */
+export async function openDatabase(config: Config, db?: SqlClient, log: (message: string, fields: Record<string, unknown>) => void = () => {}): Promise<SqlClient> {
+  const client = db ?? (config.DATABASE_URL ? await PgClient.connect(config.DATABASE_URL, config.DATABASE_POOL_SIZE, config.DATABASE_CONNECT_TIMEOUT_MS) : await openEmbedded(config, log));
   if (config.MIGRATE_ON_START) await migrate(client);
   else await waitForMigrations(client);
   await checkPgvector(client);
   return client;
+}
+
+async function openEmbedded(config: Config, log: (message: string, fields: Record<string, unknown>) => void): Promise<SqlClient> {
+  const dataDir = path.join(config.dataDir, 'pgdata');
+  if (config.PGLITE_SHARED_BUFFERS !== 'auto') return PGliteClient.open(dataDir, { sharedBuffers: config.PGLITE_SHARED_BUFFERS });
+  const sized = await openPGliteSizedForIndexes(dataDir);
+  if (sized.grownFromMB !== null) {
+    log(`PGLITE_SHARED_BUFFERS=auto: the HNSW indexes (${sized.indexesMiB} MiB) outgrew ${sized.grownFromMB}MB, so PGlite was opened again with ${sized.sharedBuffersMB}MB (memory grows by as much)`, {
+      indexesMiB: sized.indexesMiB,
+      sharedBuffersMB: sized.sharedBuffersMB,
+    });
+  }
+  return sized.client;
 }
 
 export async function openObjectStore(config: Config): Promise<ObjectStore> {

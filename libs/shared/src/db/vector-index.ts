@@ -202,18 +202,24 @@ function toHits(rows: HitRow[]): NeighborHit[] {
   return rows.map((r) => ({ imageId: r.image_id!, label: r.label, distance: Number(r.distance) }));
 }
 
-/**
- * The HNSW indexes' size against shared_buffers, both in MiB, when the indexes do not fit. For the
- * embedded PGlite, which reads a page missing from its buffer cache through JavaScript: a search
- * then costs about twice what it does with the index held (bench:load, 100k vectors).
- */
-export async function hnswIndexesBeyondSharedBuffers(db: SqlClient): Promise<{ indexesMiB: number; sharedBuffersMiB: number } | null> {
+/** The HNSW indexes' size, all models together, and shared_buffers, in bytes. */
+export async function hnswIndexAndBufferBytes(db: SqlClient): Promise<{ indexBytes: number; sharedBuffersBytes: number }> {
   const [row] = await db.query<{ indexes: string; buffers: string }>(
     `SELECT COALESCE(SUM(pg_relation_size(c.oid)), 0) AS indexes,
             (SELECT setting::bigint * current_setting('block_size')::bigint FROM pg_settings WHERE name = 'shared_buffers') AS buffers
        FROM pg_class c JOIN pg_am am ON am.oid = c.relam
       WHERE am.amname = 'hnsw' AND c.relkind = 'i'`,
   );
-  const mib = (bytes: string) => Math.round((Number(bytes) / 2 ** 20) * 10) / 10;
-  return Number(row.indexes) > Number(row.buffers) ? { indexesMiB: mib(row.indexes), sharedBuffersMiB: mib(row.buffers) } : null;
+  return { indexBytes: Number(row.indexes), sharedBuffersBytes: Number(row.buffers) };
+}
+
+/**
+ * The HNSW indexes' size against shared_buffers, both in MiB, when the indexes do not fit. For the
+ * embedded PGlite, which reads a page missing from its buffer cache through JavaScript: a search
+ * then costs about twice what it does with the index held (bench:load, 100k vectors).
+ */
+export async function hnswIndexesBeyondSharedBuffers(db: SqlClient): Promise<{ indexesMiB: number; sharedBuffersMiB: number } | null> {
+  const { indexBytes, sharedBuffersBytes } = await hnswIndexAndBufferBytes(db);
+  const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+  return indexBytes > sharedBuffersBytes ? { indexesMiB: mib(indexBytes), sharedBuffersMiB: mib(sharedBuffersBytes) } : null;
 }
