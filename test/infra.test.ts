@@ -10,6 +10,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@lookalike/shared/config';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { interpolate, readCompose } from './helpers/compose.js';
+import { parseDockerfile, type Stage } from './helpers/dockerfile.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const K8S = path.join(ROOT, 'infra/k8s');
@@ -630,13 +632,8 @@ for (const overlay of OVERLAYS) {
 
 // ---------------------------------------------------------------------------------------------
 
-/** docker compose's interpolation with every variable unset: `${X:-d}` and `${X-d}` give d. */
-function interpolate(value: string): string {
-  return value.replace(/\$\$/g, '\u0000').replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _n, d) => d ?? '').replace(/\u0000/g, '$');
-}
-
 describe('docker-compose.yml', () => {
-  const compose = parseYaml(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as Obj;
+  const compose = readCompose(path.join(ROOT, 'docker-compose.yml')) as Obj;
   const services = compose.services as Record<string, Obj>;
   const appServices = ['migrate', 'api', 'worker', 'worker-gpu'];
 
@@ -741,46 +738,6 @@ describe('docker-compose.yml', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-interface Stage {
-  name?: string;
-  base: string;
-  instructions: Array<{ op: string; args: string }>;
-}
-
-function parseDockerfile(file: string): { args: Record<string, string>; stages: Stage[] } {
-  const lines: string[] = [];
-  let pending = '';
-  for (const raw of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (/^\s*#/.test(raw)) continue; // comments (also inside continued lines, as Docker does)
-    const line = raw.replace(/\s+$/, '');
-    if (line.endsWith('\\')) {
-      pending += `${line.slice(0, -1)} `;
-      continue;
-    }
-    lines.push(pending + line);
-    pending = '';
-  }
-  const args: Record<string, string> = {};
-  const stages: Stage[] = [];
-  const expand = (s: string) => s.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (m, n) => args[n] ?? m);
-  for (const line of lines) {
-    const m = /^\s*([A-Za-z]+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const op = m[1].toUpperCase();
-    const rest = m[2].trim();
-    if (op === 'FROM') {
-      const parts = rest.split(/\s+/).filter((p) => !p.startsWith('--'));
-      stages.push({ base: expand(parts[0]), name: /^as$/i.test(parts[1] ?? '') ? parts[2] : undefined, instructions: [] });
-    } else if (stages.length === 0) {
-      if (op === 'ARG') {
-        const [k, ...v] = rest.split('=');
-        args[k] = v.join('=');
-      }
-    } else stages[stages.length - 1].instructions.push({ op, args: rest });
-  }
-  return { args, stages };
-}
 
 function envNames(stage: Stage): string[] {
   return stage.instructions.filter((i) => i.op === 'ENV').flatMap((i) => [...i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1]));
