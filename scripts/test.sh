@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/ensure-redis.sh
+bash scripts/ensure-debootstrap.sh
 npx tsc -p tsconfig.json --noEmit
 # Node 20's --test takes no globs: list the files here.
 mapfile -t files < <(find apps libs test -name node_modules -prune -o \( -name '*.spec.ts' -o -name '*.test.ts' \) -print | sort)

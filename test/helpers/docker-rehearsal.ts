@@ -4,14 +4,15 @@
  * of each stage, then the image's CMD and HEALTHCHECK as a container would run them.
  *
  * How: one mount namespace (`unshare -m`) holds an overlay per stage and per container. The base
- * image `node:20.20.2-bookworm-slim` is stood in for by this machine's own root, which is Debian
- * 12 with the same Node 20.20.2 (checked before anything runs); a stage built FROM an earlier one
- * stacks on that stage's layer. Commands run in a chroot of the overlay, as the Dockerfile's USER.
- * The network is this machine's (npm ci reaches the registry; containers reach services on
- * 127.0.0.1). What this cannot show: that the slim base lacks nothing this machine has (it has
- * more system packages, and npm 11 rather than the image's npm 10), BuildKit's caching, and the
- * CUDA images, whose bases are not this machine. Needs root, `unshare` and overlayfs;
- * `unavailableReason()` says what is missing.
+ * image `node:<version>-bookworm-slim` is stood in for by a Debian 12 minbase root that
+ * debootstrap makes from Debian's mirror, with this machine's node binary (the same version, or
+ * the rehearsal refuses) and npm IMAGE_NPM_VERSION from the registry laid out as the official
+ * image lays them out, and its `node` user; it is built once per machine and kept. A stage built
+ * FROM an earlier one stacks on that stage's layer. Commands run in a chroot of the overlay, as
+ * the Dockerfile's USER. The network is this machine's (npm ci reaches the registry; containers
+ * reach services on 127.0.0.1). What this cannot show: BuildKit itself (caching, cache mounts),
+ * the rest of the official image (yarn), and the CUDA images, whose bases are Ubuntu with CUDA.
+ * Needs root, `unshare`, overlayfs and debootstrap; `unavailableReason()` says what is missing.
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,9 +28,17 @@ const run = promisify(execFile);
 // CommonJS whose types declare an ES default export: required, so it is the function at run time.
 const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as () => Ignore;
 
-/** The base image that this machine stands in for, and what it must match. */
+/** The one base image the rehearsal stands in for. */
 const NODE_BASE = /^node:(\d+\.\d+\.\d+)-bookworm-slim(@sha256:[0-9a-f]{64})?$/;
+/** The npm of Node 20's later LTS releases, as node:20.x images carry it (this machine has npm 11). */
+export const IMAGE_NPM_VERSION = '10.8.2';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * Where the base holds this machine's extra TLS roots (NODE_EXTRA_CA_CERTS), for RUN steps that
+ * reach the registry through an intercepting proxy, as Docker passes its proxy settings to RUN
+ * without putting them in the image. Outside the Dockerfile's layers; containers do not get it.
+ */
+const BUILD_CA_FILE = '/usr/local/share/lookalike-rehearsal/extra-ca.crt';
 
 export interface HealthCheck {
   command: string[];
@@ -61,12 +70,18 @@ export function unavailableReason(): string | null {
   const probe = spawnSync('unshare', ['-m', '--propagation', 'private', 'true']);
   if (probe.status !== 0) return `unshare -m failed: ${probe.stderr?.toString().trim() || probe.error?.message}`;
   if (!fs.readFileSync('/proc/filesystems', 'utf8').includes('overlay')) return 'the kernel has no overlayfs';
+  if (!fs.existsSync(baseDir()) && spawnSync('sh', ['-c', 'command -v debootstrap']).status !== 0) return 'needs debootstrap (apt-get install debootstrap) to make the base image';
   return null;
 }
 
 export class Rehearsal {
   private containers: Container[] = [];
   private serial = 0;
+
+  /** What RUN steps get beside the image's ENV and ARGs: this machine's extra TLS roots, if any. */
+  private get buildEnv(): Record<string, string> {
+    return fs.existsSync(path.join(this.base, BUILD_CA_FILE)) ? { NODE_EXTRA_CA_CERTS: BUILD_CA_FILE, npm_config_cafile: BUILD_CA_FILE } : {};
+  }
 
   private get layers(): string {
     return path.join(this.dir, 'layers');
@@ -75,6 +90,8 @@ export class Rehearsal {
   private constructor(
     readonly dir: string,
     private readonly holder: ChildProcess,
+    /** The root that stands in for node:<this node>-bookworm-slim, the lowest layer of all. */
+    private readonly base: string,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -84,10 +101,8 @@ export class Rehearsal {
     // Holds the namespace until its stdin closes: when this process ends, however it ends.
     const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'read _'], { stdio: ['pipe', 'ignore', 'ignore'] });
     await new Promise((resolve, reject) => (holder.once('spawn', resolve), holder.once('error', reject)));
-    const rehearsal = new Rehearsal(dir, holder, log);
-    // The layers live on a tmpfs of their own: overlayfs refuses a lower layer inside another one,
-    // and a layer on the root filesystem would lie inside the lowest layer, `/`. Memory-backed:
-    // it goes with the namespace.
+    const rehearsal = new Rehearsal(dir, holder, await standInBase(log), log);
+    // The layers live on a tmpfs of their own, which goes with the namespace.
     await fsp.mkdir(rehearsal.layers);
     await rehearsal.ns('mount', ['-t', 'tmpfs', '-o', 'size=8g', 'tmpfs', rehearsal.layers]);
     return rehearsal;
@@ -99,12 +114,12 @@ export class Rehearsal {
     return stdout;
   }
 
-  /** A fresh overlay over `layers` (top first) and this machine's root, with /proc, /dev and /sys. */
+  /** A fresh overlay over `layers` (top first) and the base, with this machine's /proc, /dev and /sys. */
   private async mountRoot(layers: string[], label: string): Promise<{ upper: string; merged: string }> {
     const base = path.join(this.layers, `${String(++this.serial).padStart(2, '0')}-${label}`);
     const [upper, work, merged] = ['upper', 'work', 'merged'].map((d) => path.join(base, d));
     await this.ns('mkdir', ['-p', upper, work, merged]);
-    await this.ns('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...layers, '/'].join(':')},upperdir=${upper},workdir=${work}`, merged]);
+    await this.ns('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...layers, this.base].join(':')},upperdir=${upper},workdir=${work}`, merged]);
     for (const d of ['proc', 'dev', 'sys']) await this.ns('mount', ['--rbind', `/${d}`, path.join(merged, d)]);
     return { upper, merged };
   }
@@ -116,7 +131,7 @@ export class Rehearsal {
    */
   private async seal(stage: BuiltStage): Promise<void> {
     await this.ns('umount', ['-R', stage.merged]);
-    await this.ns('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...stage.layers, '/'].join(':')}`, stage.merged]);
+    await this.ns('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...stage.layers, this.base].join(':')}`, stage.merged]);
   }
 
   /**
@@ -148,7 +163,7 @@ export class Rehearsal {
       name: stage.name,
       merged,
       layers: [upper, ...(parent?.layers ?? [])],
-      env: { ...(parent?.env ?? { PATH: DEFAULT_PATH }) },
+      env: { ...(parent?.env ?? { PATH: DEFAULT_PATH, NODE_VERSION: process.versions.node }) },
       workdir: parent?.workdir ?? '/',
       user: parent?.user ?? 'root',
       cmd: parent?.cmd ?? [],
@@ -174,7 +189,7 @@ export class Rehearsal {
         await this.copy(expandVariables(raw, vars()), image, built, context);
       } else if (op === 'RUN') {
         const command = raw.replace(/^(--[a-z]+=\S+\s+)+/, '');
-        const result = await this.exec(merged, image.user, image.workdir, { ...image.env, ...args }, ['/bin/sh', '-c', command]);
+        const result = await this.exec(merged, image.user, image.workdir, { ...this.buildEnv, ...image.env, ...args }, ['/bin/sh', '-c', command]);
         if (result.code !== 0) throw new Error(`${step}\nexited ${result.code}:\n${result.output.slice(-4000)}`);
       } else if (op === 'CMD') {
         image.cmd = JSON.parse(raw);
@@ -362,11 +377,71 @@ function parseHealthCheck(raw: string): HealthCheck {
   };
 }
 
-/** Refuses a base this machine cannot stand in for: only node:X-bookworm-slim with this node. */
+/** Refuses a base the rehearsal cannot stand in for: node:X-bookworm-slim, X this machine's node. */
 function checkBaseStandIn(base: string): void {
   const m = NODE_BASE.exec(base);
   if (!m) throw new Error(`FROM ${base}: the rehearsal stands in for node:<this node>-bookworm-slim only`);
   if (m[1] !== process.versions.node) throw new Error(`FROM ${base}: this machine runs node ${process.versions.node}, not ${m[1]}`);
-  const debian = fs.existsSync('/etc/debian_version') ? fs.readFileSync('/etc/debian_version', 'utf8').trim() : '';
-  if (!debian.startsWith('12')) throw new Error(`FROM ${base}: this machine is not Debian 12 (bookworm): ${debian || 'no /etc/debian_version'}`);
+}
+
+function baseDir(): string {
+  return path.join(os.tmpdir(), `lookalike-rehearsal-base-bookworm-node${process.versions.node}-npm${IMAGE_NPM_VERSION}`);
+}
+
+/** The first Debian mirror this machine's apt uses (the one place Debian's packages come from here). */
+function debianMirror(): string {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const m = /^URIs:\s*(\S+\/debian)\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s+bookworm\s/m.exec(text);
+    if (m) return m[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+/**
+ * node:<this node>-bookworm-slim, made here: Debian 12 minbase, node in /usr/local/bin, npm in
+ * /usr/local/lib/node_modules, the `node` user (uid 1000), as the official image's Dockerfile
+ * lays them out. Made once (about 30 s and 40 MB from Debian's mirror) and kept in the temporary
+ * directory; a marker file written last says it is whole.
+ */
+async function standInBase(log: (line: string) => void): Promise<string> {
+  const dir = baseDir();
+  const marker = path.join(dir, '.lookalike-base-complete');
+  if (!fs.existsSync(marker)) await makeStandInBase(dir, marker, log);
+  // Every time: the machine's extra roots may have changed since the base was made.
+  const ca = process.env.NODE_EXTRA_CA_CERTS;
+  await fsp.rm(path.join(dir, BUILD_CA_FILE), { force: true });
+  if (ca && fs.existsSync(ca)) {
+    await fsp.mkdir(path.dirname(path.join(dir, BUILD_CA_FILE)), { recursive: true });
+    await fsp.copyFile(ca, path.join(dir, BUILD_CA_FILE));
+  }
+  return dir;
+}
+
+async function makeStandInBase(dir: string, marker: string, log: (line: string) => void): Promise<void> {
+  await fsp.rm(dir, { recursive: true, force: true });
+  const mirror = debianMirror();
+  log(`base: debootstrap --variant=minbase bookworm ${dir} ${mirror}`);
+  // In a mount namespace of its own: what debootstrap mounts in the new root goes with it.
+  await run('unshare', ['-m', '--propagation', 'private', 'debootstrap', '--variant=minbase', 'bookworm', dir, mirror], { maxBuffer: 64 * 2 ** 20 });
+  log(`base: node ${process.versions.node} from this machine, npm ${IMAGE_NPM_VERSION} from the registry`);
+  await fsp.mkdir(path.join(dir, 'usr/local/bin'), { recursive: true });
+  await fsp.copyFile(process.execPath, path.join(dir, 'usr/local/bin/node'));
+  const pack = await fsp.mkdtemp(path.join(os.tmpdir(), 'lookalike-npm-pack-'));
+  try {
+    const { stdout } = await run('npm', ['pack', `npm@${IMAGE_NPM_VERSION}`, '--pack-destination', pack, '--silent'], { cwd: pack });
+    const npmDir = path.join(dir, 'usr/local/lib/node_modules/npm');
+    await fsp.mkdir(npmDir, { recursive: true });
+    await run('tar', ['-xzf', path.join(pack, stdout.trim().split('\n').pop()!), '-C', npmDir, '--strip-components=1', '--no-same-owner']);
+  } finally {
+    await fsp.rm(pack, { recursive: true, force: true });
+  }
+  await fsp.symlink('../lib/node_modules/npm/bin/npm-cli.js', path.join(dir, 'usr/local/bin/npm'));
+  await fsp.symlink('../lib/node_modules/npm/bin/npx-cli.js', path.join(dir, 'usr/local/bin/npx'));
+  await run('chroot', [dir, '/bin/sh', '-c', 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node']);
+  // Docker gives a container the host's resolver; here the base keeps this machine's.
+  await fsp.copyFile('/etc/resolv.conf', path.join(dir, 'etc/resolv.conf'));
+  const { stdout: versions } = await run('chroot', [dir, '/usr/bin/env', '-i', `PATH=${DEFAULT_PATH}`, 'HOME=/root', 'sh', '-c', 'node --version && npm --version']);
+  if (versions.split('\n')[1]?.trim() !== IMAGE_NPM_VERSION || versions.split('\n')[0].trim() !== `v${process.versions.node}`) throw new Error(`base: unexpected versions ${versions}`);
+  await fsp.writeFile(marker, `${new Date().toISOString()} ${mirror}\n`);
 }
