@@ -362,6 +362,36 @@ describe('infra/k8s: every file parses, every kustomization reference exists', (
   });
 });
 
+/**
+ * What the API server's schema says of `doc`, or null when it is valid: the generated validators of
+ * kubernetes-models (the Kubernetes OpenAPI schema) and @kubernetes-models/keda (KEDA's CRDs). They
+ * check types, enums and required fields; like the OpenAPI schema they allow unknown fields, which
+ * only a server's strict field validation (kubectl apply --validate=strict) would refuse.
+ */
+async function schemaProblem(doc: Obj): Promise<string | null> {
+  const module = doc.apiVersion.startsWith('keda.sh/') ? `@kubernetes-models/keda/${doc.apiVersion}` : `kubernetes-models/${doc.apiVersion}`;
+  const models = (await import(module)) as Record<string, new (data: Obj) => { validate(): void }>;
+  const Model = models[doc.kind];
+  if (!Model) return `no schema for ${doc.apiVersion} ${doc.kind}`;
+  try {
+    new Model(doc).validate();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+it('the schema check refuses what the API server would (a string for replicas, a missing container list, a ScaledObject trigger without metadata)', async () => {
+  const worker = byKind(built.dev, 'Deployment')[0];
+  const scaled = byKind(built.dev, 'ScaledObject')[0];
+  const broken: Array<[Obj, RegExp]> = [
+    [{ ...structuredClone(worker), spec: { ...structuredClone(worker.spec), replicas: 'two' } }, /spec\/replicas must be integer/],
+    [(() => { const d = structuredClone(worker); delete d.spec.template.spec.containers; return d; })(), /must have required property containers/],
+    [(() => { const d = structuredClone(scaled); delete d.spec.triggers[0].metadata; return d; })(), /triggers\/0 must have required property metadata/],
+  ];
+  for (const [doc, reason] of broken) assert.match((await schemaProblem(doc)) ?? 'valid', reason);
+});
+
 for (const overlay of OVERLAYS) {
   describe(`infra/k8s overlay ${overlay}`, () => {
     const docs = built[overlay];
@@ -375,6 +405,13 @@ for (const overlay of OVERLAYS) {
       for (const d of docs) if (!CLUSTER_SCOPED.has(d.kind)) assert.equal(d.metadata.namespace, namespace, `${d.kind}/${d.metadata.name}`);
       const ids = docs.map((d) => `${d.kind}/${d.metadata.name}`);
       assert.equal(new Set(ids).size, ids.length, 'duplicate resources');
+    });
+
+    it('every object validates against its API schema (Kubernetes, KEDA): types, enums, required fields', async () => {
+      for (const d of docs) {
+        const problem = await schemaProblem(d);
+        assert.equal(problem, null, `${d.kind}/${d.metadata.name}: ${problem}`);
+      }
     });
 
     it('has api and worker Deployments, a Service, an HPA for the API, PDBs and KEDA ScaledObjects', () => {
