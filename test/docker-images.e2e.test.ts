@@ -98,6 +98,12 @@ describe('the api and worker images, built from docker/*.Dockerfile and run as d
     assert.ok(await rehearsal.listInImage(workerImage, '/app/node_modules/sharp'), 'sharp decodes the uploads');
   });
 
+  test('docker/worker-gpu.Dockerfile: its node stage shared by both CUDA flavours builds (the CUDA stages need their Ubuntu bases and downloads)', async () => {
+    const deps = await rehearsal.build(path.join(root, 'docker/worker-gpu.Dockerfile'), { context: root, target: 'deps' });
+    assert.deepEqual(await rehearsal.listInImage(deps, '/app/node_modules/onnxruntime-node/bin/napi-v6'), ['linux']);
+    assert.ok((await rehearsal.listInImage(deps, '/app/node_modules/tsx'))?.includes('package.json'));
+  });
+
   test("compose's one-shot migrate service (the api image) migrates the database and exits 0", async () => {
     const migrate = await rehearsal.start(apiImage, 'migrate', { env: serviceEnv('migrate'), command: compose.services.migrate.command as string[] });
     const { code } = await migrate.exited;

@@ -287,7 +287,7 @@ export class Rehearsal {
     const env = { ...image.env, ...options.env };
     const [cmd, ...args] = await this.chrootArgv(merged, image.user, image.workdir, env, options.command ?? image.cmd);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const container = new Container(name, child, (command) => this.exec(merged, image.user, image.workdir, env, command), image.healthcheck, merged);
+    const container = new Container(name, child, (command) => this.exec(merged, image.user, image.workdir, env, command), image.healthcheck);
     this.containers.push(container);
     return container;
   }
@@ -321,7 +321,6 @@ export class Container {
     readonly process: ChildProcess,
     private readonly execInside: (command: string[]) => Promise<{ code: number | null; output: string }>,
     private readonly healthcheck: HealthCheck | undefined,
-    readonly root: string,
   ) {
     process.stdout!.on('data', (d: Buffer) => this.output.push(d.toString()));
     process.stderr!.on('data', (d: Buffer) => this.output.push(d.toString()));
