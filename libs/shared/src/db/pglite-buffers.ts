@@ -4,7 +4,7 @@
 // PGlite's 128MB as with the index held (bench:load). shared_buffers is fixed when Postgres
 // starts, so growing it means opening the database again.
 import { PGliteClient } from './pglite-client.js';
-import { hnswIndexAndBufferBytes } from './vector-index.js';
+import { hnswIndexAndBufferBytes, toMiB } from './vector-index.js';
 
 /** PGlite's own shared_buffers: what `auto` starts with and keeps while the indexes fit. */
 export const PGLITE_AUTO_FLOOR_MB = 128;
@@ -42,7 +42,7 @@ export async function openPGliteSizedForIndexes(dataDir: string, floorMB = PGLIT
     await first.close();
     throw error;
   }
-  const indexesMiB = Math.round((indexBytes / 2 ** 20) * 10) / 10;
+  const indexesMiB = toMiB(indexBytes);
   const sharedBuffersMB = sharedBuffersToHold(indexBytes, floorMB);
   if (sharedBuffersMB === floorMB) return { client: first, sharedBuffersMB, indexesMiB, grownFromMB: null };
   await first.close();

@@ -220,6 +220,10 @@ export async function hnswIndexAndBufferBytes(db: SqlClient): Promise<{ indexByt
  */
 export async function hnswIndexesBeyondSharedBuffers(db: SqlClient): Promise<{ indexesMiB: number; sharedBuffersMiB: number } | null> {
   const { indexBytes, sharedBuffersBytes } = await hnswIndexAndBufferBytes(db);
-  const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-  return indexBytes > sharedBuffersBytes ? { indexesMiB: mib(indexBytes), sharedBuffersMiB: mib(sharedBuffersBytes) } : null;
+  return indexBytes > sharedBuffersBytes ? { indexesMiB: toMiB(indexBytes), sharedBuffersMiB: toMiB(sharedBuffersBytes) } : null;
+}
+
+/** Bytes as MiB to one decimal, as the start-up messages give sizes. */
+export function toMiB(bytes: number): number {
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
 }
