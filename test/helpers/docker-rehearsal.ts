@@ -40,12 +40,9 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  */
 const BUILD_CA_FILE = '/usr/local/share/lookalike-rehearsal/extra-ca.crt';
 
+/** A HEALTHCHECK's command; its timing options are not kept: the rehearsal polls at its own pace. */
 export interface HealthCheck {
   command: string[];
-  intervalS: number;
-  timeoutS: number;
-  startPeriodS: number;
-  retries: number;
 }
 
 export interface Image {
@@ -55,7 +52,6 @@ export interface Image {
   workdir: string;
   user: string;
   cmd: string[];
-  exposed: string[];
   healthcheck?: HealthCheck;
 }
 
@@ -167,7 +163,6 @@ export class Rehearsal {
       workdir: parent?.workdir ?? '/',
       user: parent?.user ?? 'root',
       cmd: parent?.cmd ?? [],
-      exposed: [...(parent?.exposed ?? [])],
       healthcheck: parent?.healthcheck,
     };
     const args: Record<string, string> = {};
@@ -193,11 +188,9 @@ export class Rehearsal {
         if (result.code !== 0) throw new Error(`${step}\nexited ${result.code}:\n${result.output.slice(-4000)}`);
       } else if (op === 'CMD') {
         image.cmd = JSON.parse(raw);
-      } else if (op === 'EXPOSE') {
-        image.exposed.push(...raw.split(/\s+/));
       } else if (op === 'HEALTHCHECK') {
         image.healthcheck = parseHealthCheck(raw);
-      } else if (op !== 'LABEL') {
+      } else if (op !== 'LABEL' && op !== 'EXPOSE') {
         throw new Error(`${step}: the rehearsal does not know ${op}`);
       }
     }
@@ -362,18 +355,9 @@ export class Container {
 }
 
 function parseHealthCheck(raw: string): HealthCheck {
-  const m = /^((?:--[a-z-]+=\S+\s+)*)CMD\s+(.*)$/.exec(raw);
+  const m = /^(?:--[a-z-]+=\S+\s+)*CMD\s+(.*)$/.exec(raw);
   if (!m) throw new Error(`HEALTHCHECK ${raw}: expected options, then CMD`);
-  const options = Object.fromEntries([...m[1].matchAll(/--([a-z-]+)=(\S+)/g)].map((o) => [o[1], o[2]]));
-  const seconds = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v.replace(/s$/, '')));
-  const command = m[2].trim().startsWith('[') ? (JSON.parse(m[2]) as string[]) : ['/bin/sh', '-c', m[2]];
-  return {
-    command,
-    intervalS: seconds(options.interval, 30),
-    timeoutS: seconds(options.timeout, 30),
-    startPeriodS: seconds(options['start-period'], 0),
-    retries: Number(options.retries ?? 3),
-  };
+  return { command: m[1].trim().startsWith('[') ? (JSON.parse(m[1]) as string[]) : ['/bin/sh', '-c', m[1]] };
 }
 
 /** Refuses a base the rehearsal cannot stand in for: node:X-bookworm-slim, X this machine's node. */
